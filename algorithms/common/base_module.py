@@ -1,0 +1,101 @@
+"""The LightningModule wiring shared by every trajectory model: network, EMA, optimiser,
+logging and generation. Subclasses define only `training_loss`."""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from algorithms.common.network import FlowNetwork
+from algorithms.common.sampler import rollout
+from utils.seeding import stream_generator
+
+ROLLOUT_STREAM = 100  # noise of generated rollouts: separate from every data stream
+
+
+class TrajectoryModel(pl.LightningModule, abc.ABC):
+    """cfg: the `algorithm` group; optim: `experiment.training` (lr, schedule, ...)."""
+
+    def __init__(self, cfg: DictConfig, optim: DictConfig, token_dim: int,
+                 statistics: dict[str, Tensor]) -> None:
+        super().__init__()
+        self.cfg, self.optim = cfg, optim
+        self.network = FlowNetwork(cfg, token_dim, statistics)
+        self.ema: AveragedModel | None = None
+        if cfg.ema.decay:
+            self.ema = AveragedModel(self.network, use_buffers=True,
+                                     multi_avg_fn=get_ema_multi_avg_fn(cfg.ema.decay))
+
+    @abc.abstractmethod
+    def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """x `[B, T, D]` data tokens -> (loss, named detached parts)."""
+
+    @property
+    def generation_network(self) -> FlowNetwork:
+        """The weights used to evaluate and generate: the EMA when there is one."""
+        return self.ema.module if self.ema is not None else self.network
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        loss, parts = self.training_loss(self.network, batch)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log_dict({f"train/{k}": v for k, v in parts.items()})
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.network)
+
+    def _eval_step(self, batch: Tensor, stage: str) -> Tensor:
+        loss, parts = self.training_loss(self.generation_network, batch)
+        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
+        self.log_dict({f"{stage}/{k}": v for k, v in parts.items()}, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        return self._eval_step(batch, "test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        o = self.optim
+        optimizer = torch.optim.AdamW(self.network.parameters(), lr=o.lr,
+                                      weight_decay=o.weight_decay, betas=tuple(o.betas))
+        total = max(1, int(o.max_steps))
+        warmup = min(int(o.warmup_steps), total - 1)
+
+        def factor(step: int) -> float:
+            """Linear warm-up, then cosine decay from 1 to `min_lr_ratio` (or constant)."""
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            if o.lr_schedule == "constant":
+                return 1.0
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def generate(self, num_samples: int, horizon: int, nfe: int = 1, batch_size: int | None = None,
+                 seed: int = 0) -> Tensor:
+        """Roll out `[num_samples, horizon, D]` (CPU float32) with the generation weights."""
+        network = self.generation_network
+        was_training = network.training
+        network.eval()
+        try:
+            generator = stream_generator(seed, ROLLOUT_STREAM, nfe, device=self.device)
+            return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator)
+        finally:
+            network.train(was_training)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The algorithm config travels with the weights, so a checkpoint says what it holds.
+        checkpoint["algorithm_config"] = OmegaConf.to_container(self.cfg, resolve=True)

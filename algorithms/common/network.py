@@ -1,0 +1,44 @@
+"""The conditional flow network: a recurrence over the context tokens and a per-token head.
+
+    h_j = backbone(features(c_1..c_j))     one recurrent update per token, whatever the NFE
+    v   = head(h_j, z, t_start, t_end)     per-token velocity from t_start to t_end
+
+The recurrence reads only the previous tokens (clean, corrupted or generated), never the
+noisy current token, so the loss runs it once and K-step sampling costs one update + K heads.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+from torch import Tensor, nn
+
+from algorithms.common.backbones import State, build_backbone
+from algorithms.common.context import ContextFeatures
+from algorithms.common.flow_head import FlowHead
+from algorithms.common.token_space import TokenSpace
+
+
+class FlowNetwork(nn.Module):
+    def __init__(self, cfg: DictConfig, token_dim: int, statistics: dict[str, Tensor]) -> None:
+        super().__init__()
+        self.token_dim = token_dim
+        self.token_space = TokenSpace(cfg.token_space, statistics)
+        self.context_features = ContextFeatures(list(cfg.context.features), token_dim, statistics)
+        self.backbone = build_backbone(cfg.backbone.name, self.context_features.size,
+                                       cfg.backbone.hidden_size, cfg.backbone.num_layers,
+                                       cfg.backbone.dropout)
+        self.head = FlowHead(cfg.backbone.hidden_size, token_dim, cfg.head.width, cfg.head.depth,
+                             cfg.head.time_dim, cfg.head.prediction)
+
+    def encode(self, context: Tensor) -> Tensor:
+        """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) -> h `[B, T, H]`."""
+        return self.backbone.sequence(self.context_features.sequence(context))
+
+    def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None
+                    ) -> tuple[Tensor, State]:
+        """The state for token `index` from its context `[B, D]` and the token before it."""
+        return self.backbone.step(self.context_features.step(context, previous, index), state)
+
+    def velocity(self, h: Tensor, z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:
+        """v `[..., D]` moving z `[..., D]` from t_start to t_end `[...]` given state h `[..., H]`."""
+        return self.head(h, z, t_start, t_end)

@@ -1,0 +1,88 @@
+"""Generation: a streaming sampler that holds the recurrent state and returns one token per
+call, and a rollout of any horizon built on it (memory does not grow with the horizon beyond
+the output itself)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from algorithms.common.backbones import State
+from algorithms.common.network import FlowNetwork
+
+Velocity = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def euler_solve(velocity: Velocity, z: Tensor, nfe: int) -> Tensor:
+    """Integrate dz/dt = v(z, t → t + 1/K) from t = 0 to 1 in K = nfe equal steps.
+
+    With K = 1 this is one network call: z + v(z, 0 → 1), the one-step sample.
+    z `[B, D]` -> `[B, D]`.
+    """
+    if nfe < 1:
+        raise ValueError(f"nfe must be >= 1, got {nfe}")
+    for k in range(nfe):
+        t_start = torch.full(z.shape[:-1], k / nfe, device=z.device, dtype=z.dtype)
+        t_end = torch.full(z.shape[:-1], (k + 1) / nfe, device=z.device, dtype=z.dtype)
+        z = z + (t_end - t_start).unsqueeze(-1) * velocity(z, t_start, t_end)
+    return z
+
+
+class StreamingSampler(nn.Module):
+    """A batch of generation streams: `reset(B)`, then each `step()` returns the next token `[B, D]`.
+
+    Per token: one recurrent update on the previous token, then `nfe` head calls from noise.
+    The generated token becomes the next context exactly as generated.
+    """
+
+    def __init__(self, network: FlowNetwork, nfe: int = 1) -> None:
+        super().__init__()
+        self.network, self.nfe = network, nfe
+        self.state: State | None = None
+        self.index = 0
+        self.context: Tensor | None = None
+        self.previous: Tensor | None = None
+
+    def reset(self, num_streams: int, device: torch.device | str = "cpu",
+              dtype: torch.dtype = torch.float32) -> None:
+        self.state, self.index = None, 0
+        self.context = torch.zeros(num_streams, self.network.token_dim, device=device, dtype=dtype)
+        self.previous = torch.zeros_like(self.context)
+
+    @torch.no_grad()
+    def step(self, noise: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """The next token of every stream; `noise` `[B, D]` fixes the draw (default: N(0, I))."""
+        if self.context is None:
+            raise RuntimeError("call reset(num_streams) before step()")
+        net = self.network
+        h, self.state = net.encode_step(self.context, self.previous, self.index, self.state)
+        if noise is None:
+            noise = torch.randn(self.context.shape, generator=generator,
+                                device=self.context.device, dtype=self.context.dtype)
+        y = euler_solve(lambda z, t0, t1: net.velocity(h, z, t0, t1), noise, self.nfe)
+        first = torch.full(y.shape[:-1], self.index == 0, dtype=torch.bool, device=y.device)
+        token = net.token_space.decode_step(y, self.context, first)
+        self.previous, self.context = self.context, token
+        self.index += 1
+        return token
+
+    forward = step
+
+
+@torch.no_grad()
+def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
+            batch_size: int | None = None, device: torch.device | str = "cpu",
+            generator: torch.Generator | None = None) -> Tensor:
+    """Generate `[num_samples, horizon, D]` tokens (float32, on the CPU), `batch_size` streams
+    at a time. `generator` must live on `device`."""
+    batch_size = batch_size or num_samples
+    out = torch.empty(num_samples, horizon, network.token_dim)
+    sampler = StreamingSampler(network, nfe)
+    for start in range(0, num_samples, batch_size):
+        stop = min(start + batch_size, num_samples)
+        sampler.reset(stop - start, device=device)
+        for j in range(horizon):
+            out[start:stop, j] = sampler.step(generator=generator).float().cpu()
+    return out

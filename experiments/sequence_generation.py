@@ -1,0 +1,138 @@
+"""Sequence generation: train a trajectory model, validate it, roll it out and score it.
+
+Tasks: training, validation, test, rollout (see `BaseExperiment`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cached_property
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, ListConfig
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.loggers import Logger, WandbLogger
+
+from algorithms import ALGORITHM_REGISTRY
+from algorithms.common.base_module import TrajectoryModel
+from datasets import DATASET_REGISTRY
+from datasets.circular_arcs import save_samples
+from experiments.base_experiment import BaseExperiment
+from experiments.callbacks import RolloutMonitor
+from utils.checkpoints import load_weights
+from utils.device import resolve_device
+from utils.loggers import build_loggers
+
+
+class SequenceGenerationExperiment(BaseExperiment):
+    def __init__(self, cfg: DictConfig, output_dir: Path, run_name: str) -> None:
+        super().__init__(cfg, output_dir)
+        self.run_name = run_name
+
+    # ----- components, built on first use -------------------------------------------------
+    @property
+    def world_size(self) -> int:
+        t = self.cfg.experiment.training
+        devices = t.devices if isinstance(t.devices, int) else 1
+        return devices * t.num_nodes
+
+    @cached_property
+    def datamodule(self) -> pl.LightningDataModule:
+        t = self.cfg.experiment.training
+        return DATASET_REGISTRY[self.cfg.dataset.name](
+            self.cfg.dataset, seed=self.cfg.seed, batch_size=t.batch_size,
+            num_train_batches=t.max_steps * self.world_size)
+
+    @cached_property
+    def algorithm(self) -> TrajectoryModel:
+        algo = ALGORITHM_REGISTRY[self.cfg.algorithm.name](
+            self.cfg.algorithm, self.cfg.experiment.training, self.datamodule.token_dim,
+            self.datamodule.statistics())
+        if self.cfg.load:
+            load_weights(algo, self.cfg.load)
+            print(f"loaded weights from {self.cfg.load}", flush=True)
+        if self.cfg.experiment.training.compile:
+            algo.network.head.compile()
+        return algo
+
+    @cached_property
+    def loggers(self) -> list[Logger]:
+        return build_loggers(self.cfg, self.output_dir, self.run_name)
+
+    @cached_property
+    def trainer(self) -> pl.Trainer:
+        t, v = self.cfg.experiment.training, self.cfg.experiment.validation
+        callbacks = [
+            ModelCheckpoint(dirpath=self.output_dir / "checkpoints", filename="step_{step:07d}",
+                            auto_insert_metric_name=False, every_n_train_steps=t.checkpoint_every_n_steps,
+                            save_top_k=-1, save_last=True),
+            LearningRateMonitor(logging_interval="step"),
+            RolloutMonitor(self.output_dir / "validation", v.num_samples, v.horizon, v.nfe,
+                           self.cfg.seed),
+        ]
+        return pl.Trainer(
+            max_steps=t.max_steps, max_epochs=-1, accelerator=t.accelerator, devices=t.devices,
+            num_nodes=t.num_nodes, strategy=t.strategy, precision=t.precision,
+            gradient_clip_val=t.gradient_clip_val, log_every_n_steps=t.log_every_n_steps,
+            val_check_interval=min(v.every_n_steps, t.max_steps), check_val_every_n_epoch=None,
+            num_sanity_val_steps=0, callbacks=callbacks, logger=self.loggers,
+            default_root_dir=str(self.output_dir), detect_anomaly=bool(self.cfg.debug),
+        )
+
+    # ----- tasks -------------------------------------------------------------------------
+    def training(self) -> None:
+        self.trainer.fit(self.algorithm, datamodule=self.datamodule)
+
+    def validation(self) -> None:
+        self.trainer.validate(self.algorithm, datamodule=self.datamodule)
+
+    def test(self) -> None:
+        self.trainer.test(self.algorithm, datamodule=self.datamodule)
+
+    def rollout(self) -> None:
+        """Generate `experiment.rollout.num_samples` sequences of `horizon` tokens per NFE value
+        and write `samples.npz`, `metrics.json` and plots under `rollout/`."""
+        if not self.trainer.is_global_zero:
+            return
+        r = self.cfg.experiment.rollout
+        nfes = list(r.nfe) if isinstance(r.nfe, ListConfig) else [r.nfe]
+        device = resolve_device(self.cfg.experiment.training.accelerator)
+        algo = self.algorithm.to(device)
+        for nfe in nfes:
+            out_dir = self.output_dir / "rollout" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            samples = algo.generate(r.num_samples, r.horizon, nfe, r.batch_size, seed=self.cfg.seed)
+            seconds = time.perf_counter() - start
+            save_samples(samples, out_dir / "samples.npz")
+            metrics = {"algorithm": self.cfg.algorithm.name, "nfe": nfe,
+                       **self.datamodule.evaluate(samples),
+                       "generation_seconds": seconds,
+                       "us_per_token_per_stream": 1e6 * seconds / (r.num_samples * r.horizon),
+                       "device": str(device)}
+            (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            plots = self.datamodule.plot(samples, out_dir,
+                                         title=f"{self.cfg.algorithm.name}, {nfe} NFE")
+            self._log_rollout(metrics, plots, nfe)
+            print(f"rollout ({nfe} NFE): {out_dir}\n" + summarise(metrics), flush=True)
+
+    def _log_rollout(self, metrics: dict, plots: dict[str, Path], nfe: int) -> None:
+        numbers = {f"rollout/nfe_{nfe}/{k}": v for k, v in metrics.items()
+                   if isinstance(v, (int, float))}
+        step = self.trainer.global_step
+        for logger in self.loggers:
+            logger.log_metrics(numbers, step=step)
+            if isinstance(logger, WandbLogger):
+                logger.experiment.summary.update(numbers)
+                for name, path in plots.items():
+                    logger.log_image(key=f"rollout/nfe_{nfe}/{name}", images=[str(path)], step=step)
+            logger.save()
+
+
+def summarise(metrics: dict) -> str:
+    keys = ("keep_circle_share", "radius_error_median", "centre_drift_median",
+            "rms_residual_median", "angular_step_median", "coverage_ratio")
+    return "  " + "  ".join(f"{k}={metrics[k]:.4g}" for k in keys if k in metrics)
