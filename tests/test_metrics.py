@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-# Make the repository root importable when pytest is run without a conftest / pythonpath setting.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from utils.metrics import (  # noqa: E402
+from utils.metrics import (
     circle_metric_curves,
     circle_rollout_metrics,
     fit_circle,
@@ -22,7 +18,7 @@ from utils.metrics import (  # noqa: E402
     uniform_coverage_ratio,
     window_statistics,
 )
-from utils.plotting import plot_centres, plot_metric_curves, plot_trajectories  # noqa: E402
+from utils.plotting import plot_centres, plot_metric_curves, plot_trajectories
 
 OMEGA_DT = 0.1
 

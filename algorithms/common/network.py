@@ -1,7 +1,7 @@
 """The conditional flow network: a recurrence over the context tokens and a per-token head.
 
     h_j = backbone(features(c_1..c_j))     one recurrent update per token, whatever the NFE
-    v   = head(h_j, z, t_start, t_end)     per-token velocity from t_start to t_end
+    v   = head(W·h_j, z, t_start, t_end)   per-token velocity from t_start to t_end
 
 The recurrence reads only the previous tokens (clean, corrupted or generated), never the
 noisy current token, so the loss runs it once and K-step sampling costs one update + K heads.
@@ -31,14 +31,17 @@ class FlowNetwork(nn.Module):
                              cfg.head.time_dim, cfg.head.prediction)
 
     def encode(self, context: Tensor) -> Tensor:
-        """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) -> h `[B, T, H]`."""
-        return self.backbone.sequence(self.context_features.sequence(context))
+        """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) -> the heads'
+        conditioning `[B, T, W]`."""
+        return self.head.condition(self.backbone.sequence(self.context_features.sequence(context)))
 
     def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None
                     ) -> tuple[Tensor, State]:
-        """The state for token `index` from its context `[B, D]` and the token before it."""
-        return self.backbone.step(self.context_features.step(context, previous, index), state)
+        """Conditioning `[B, W]` and new state for token `index` from its context `[B, D]` and
+        the token before that."""
+        h, state = self.backbone.step(self.context_features.step(context, previous, index), state)
+        return self.head.condition(h), state
 
-    def velocity(self, h: Tensor, z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:
-        """v `[..., D]` moving z `[..., D]` from t_start to t_end `[...]` given state h `[..., H]`."""
-        return self.head(h, z, t_start, t_end)
+    def velocity(self, c: Tensor, z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:
+        """v `[..., D]` moving z `[..., D]` from t_start to t_end `[...]`, conditioned on c."""
+        return self.head(c, z, t_start, t_end)

@@ -1,0 +1,116 @@
+"""End to end through `python -m main`, shrunk: the real configs, data, training, wandb
+(offline), checkpoints and rollouts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import SHRINK, run_main
+
+pytestmark = pytest.mark.slow
+
+METRIC_KEYS = {
+    "keep_circle_share", "radius_error_median", "centre_drift_median", "rms_residual_median",
+    "angular_step_median", "angular_step_error_median", "step_length_mean", "step_length_std",
+    "coverage_ratio", "centre_std", "nfe", "algorithm", "num_samples", "horizon",
+}
+
+
+def test_default_run_writes_every_output(trained_run: Path) -> None:
+    run = trained_run
+    stdout = (run / "stdout.txt").read_text()
+    assert f"outputs: {run}" in stdout and "wandb run id:" in stdout
+
+    config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+    assert config["algorithm"]["name"] == "flow_forcing" and config["wandb"]["mode"] == "offline"
+
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*.ckpt")) == [
+        "step_0000006.ckpt", "step_0000012.ckpt"]
+
+    run_info = json.loads((run / "run.json").read_text())
+    offline = list((run / "wandb").glob(f"offline-run-*-{run_info['wandb_id']}"))
+    assert len(offline) == 1 and any(offline[0].glob("*.wandb"))
+    assert run_info["wandb_id"] in stdout
+
+    log = (run / "csv" / "metrics.csv").read_text().splitlines()
+    header = log[0].split(",")
+    for column in ("train/loss", "train/flow", "train/shortcut", "val/loss", "test/loss",
+                   "val_rollout/keep_circle_share", "rollout/nfe_1/coverage_ratio"):
+        assert column in header, column
+
+    samples = np.load(run / "rollout" / "samples.npz")["samples"]
+    assert samples.shape == (24, 40, 2) and samples.dtype == np.float32
+    assert np.isfinite(samples).all()
+    metrics = json.loads((run / "rollout" / "metrics.json").read_text())
+    assert METRIC_KEYS <= set(metrics) and metrics["num_samples"] == 24
+    for name in ("trajectories", "centres", "metric_curves"):
+        assert (run / "rollout" / f"{name}.png").stat().st_size > 1000
+    assert (run / "validation" / "step_0000006" / "trajectories.png").is_file()
+    assert (run / "validation" / "step_0000012" / "trajectories.png").is_file()
+
+
+def test_load_then_rollout_only(trained_run: Path, tmp_path: Path) -> None:
+    """Evaluate a trained model without training: the same weights give the same samples."""
+    run_dir = tmp_path / "eval"
+    run_main(*SHRINK, f"hydra.run.dir={run_dir}", "wandb.mode=disabled",
+             f"load={trained_run / 'checkpoints' / 'last.ckpt'}", "experiment.tasks=[rollout]",
+             cwd=tmp_path)
+    again = np.load(run_dir / "rollout" / "samples.npz")["samples"]
+    first = np.load(trained_run / "rollout" / "samples.npz")["samples"]
+    np.testing.assert_allclose(again, first, atol=1e-5)
+    assert not (run_dir / "wandb").exists() and (run_dir / "csv" / "metrics.csv").is_file()
+
+
+def test_predictive_baseline_with_lstm_and_several_nfe(tmp_path: Path) -> None:
+    run_dir = tmp_path / "predictive"
+    run_main(*SHRINK, f"hydra.run.dir={run_dir}", "algorithm=predictive",
+             "algorithm.backbone.name=lstm", "experiment.rollout.nfe=[1,2]", cwd=tmp_path)
+    for nfe in (1, 2):
+        metrics = json.loads((run_dir / "rollout" / f"nfe_{nfe}" / "metrics.json").read_text())
+        assert metrics["algorithm"] == "predictive" and metrics["nfe"] == nfe
+        assert (run_dir / "rollout" / f"nfe_{nfe}" / "samples.npz").is_file()
+
+
+def test_seed_recipe_configuration_runs(tmp_path: Path) -> None:
+    """The seed's levers: absolute tokens, z2-surrogate context, no full jumps, no EMA."""
+    run_dir = tmp_path / "seed"
+    run_main(*SHRINK, f"hydra.run.dir={run_dir}", "wandb.mode=disabled",
+             "algorithm.token_space=absolute", "algorithm.context.corruption=surrogate",
+             "algorithm.time_sampler.full_jump_prob=0", "algorithm.ema.decay=null",
+             "algorithm.head.prediction=velocity", "experiment.tasks=[training,rollout]",
+             cwd=tmp_path)
+    assert (run_dir / "rollout" / "metrics.json").is_file()
+
+
+BAD_INPUTS = [
+    (["algorithm=nope"], "algorithm=nope"),
+    (["dataset=nope"], "dataset=nope"),
+    (["experiment=nope"], "experiment=nope"),
+    (["dataset.train_length=-5"], "dataset.train_length=-5"),
+    (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8"),
+    (["dataset.rollout_horizon=10"], "dataset.rollout_horizon=10"),
+    (["algorithm.backbone.name=transformer"], "algorithm.backbone.name=transformer"),
+    (["experiment.tasks=[training,nope]"], "experiment.tasks"),
+    (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit"),
+    (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate"),
+    (["wandb.mode=sometimes"], "wandb.mode=sometimes"),
+    (["load=/no/such/file.ckpt", "experiment.tasks=[rollout]"], "load=/no/such/file.ckpt"),
+]
+
+
+@pytest.mark.parametrize("overrides,key", BAD_INPUTS, ids=[k for _, k in BAD_INPUTS])
+def test_bad_input_is_one_line_naming_the_key(overrides: list[str], key: str,
+                                              tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = run_main(*overrides, f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False,
+                      timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and key in lines[0], lines
+    assert not (run_dir / "checkpoints").exists() and not (run_dir / "wandb").exists()
