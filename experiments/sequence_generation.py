@@ -6,12 +6,12 @@ Tasks: training, validation, test, rollout (see `BaseExperiment`).
 from __future__ import annotations
 
 import json
+import math
 import time
 from functools import cached_property
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, ListConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import Logger, WandbLogger
@@ -113,7 +113,7 @@ class SequenceGenerationExperiment(BaseExperiment):
                        "generation_seconds": seconds,
                        "us_per_token_per_stream": 1e6 * seconds / (r.num_samples * r.horizon),
                        "device": str(device)}
-            (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            write_json(metrics, out_dir / "metrics.json")
             plots = self.datamodule.plot(samples, out_dir,
                                          title=f"{self.cfg.algorithm.name}, {nfe} NFE")
             self._log_rollout(metrics, plots, nfe)
@@ -130,6 +130,13 @@ class SequenceGenerationExperiment(BaseExperiment):
                 for name, path in plots.items():
                     logger.log_image(key=f"rollout/nfe_{nfe}/{name}", images=[str(path)], step=step)
             logger.save()
+
+
+def write_json(metrics: dict, path: Path) -> None:
+    """Strict JSON: a metric with no finite value (every rollout diverged) is written as null."""
+    clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+             for k, v in metrics.items()}
+    path.write_text(json.dumps(clean, indent=2, allow_nan=False) + "\n")
 
 
 def summarise(metrics: dict) -> str:

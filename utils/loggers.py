@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 
 def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str) -> list[Logger]:
@@ -17,20 +19,22 @@ def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str) -> list[Logg
         project=cfg.wandb.project, entity=cfg.wandb.entity, mode=cfg.wandb.mode,
         name=run_name, save_dir=str(output_dir), config=OmegaConf.to_container(cfg, resolve=True),
     )
+    loggers.append(wandb_logger)
+    if rank_zero_only.rank != 0:  # other DDP ranks log nothing; rank 0 owns the run
+        return loggers
     run_id = wandb_logger.experiment.id  # starts the run now: its id and folder exist from here
     # Every run records its wandb id beside its checkpoints (resume/load by id build on this).
     (output_dir / "run.json").write_text(json.dumps(
         {"wandb_id": run_id, "wandb_mode": cfg.wandb.mode, "name": run_name,
          "output_dir": str(output_dir)}, indent=2) + "\n")
-    hint = f"; sync with: wandb sync {wandb_logger.experiment.dir}/.." if cfg.wandb.mode == "offline" else ""
+    run_folder = Path(wandb_logger.experiment.dir).parent
+    hint = f"; sync with: wandb sync {run_folder}" if cfg.wandb.mode == "offline" else ""
     print(f"wandb run id: {run_id} ({cfg.wandb.mode}){hint}", flush=True)
-    loggers.append(wandb_logger)
     return loggers
 
 
 def finish_wandb() -> None:
     """Close the wandb run, if any, so its files are complete on disk."""
-    import wandb
-
-    if wandb.run is not None:
+    wandb = sys.modules.get("wandb")  # not imported at all when wandb.mode=disabled
+    if wandb is not None and wandb.run is not None:
         wandb.finish()
