@@ -82,6 +82,10 @@ class SequenceGenerationExperiment(BaseExperiment):
             default_root_dir=str(self.output_dir), detect_anomaly=bool(self.cfg.debug),
         )
 
+    def run(self) -> None:
+        self.algorithm  # build (and load) first: a bad checkpoint fails before any log is opened
+        super().run()
+
     # ----- tasks -------------------------------------------------------------------------
     def training(self) -> None:
         self.trainer.fit(self.algorithm, datamodule=self.datamodule)

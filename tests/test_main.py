@@ -101,6 +101,8 @@ BAD_INPUTS = [
     (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate"),
     (["wandb.mode=sometimes"], "wandb.mode=sometimes"),
     (["load=/no/such/file.ckpt", "experiment.tasks=[rollout]"], "load=/no/such/file.ckpt"),
+    (["experiment.training.max_steps=0"], "experiment.training.max_steps=0"),
+    (["algorithm.time_sampler.full_jump_prob=2"], "algorithm.time_sampler.full_jump_prob=2"),
 ]
 
 
@@ -114,3 +116,25 @@ def test_bad_input_is_one_line_naming_the_key(overrides: list[str], key: str,
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and key in lines[0], lines
     assert not (run_dir / "checkpoints").exists() and not (run_dir / "wandb").exists()
+
+
+def test_truncated_checkpoint_is_a_clear_error(trained_run: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes((trained_run / "checkpoints" / "last.ckpt").read_bytes()[:1000])
+    run_dir = tmp_path / "run"
+    result = run_main(*SHRINK, f"load={broken}", "experiment.tasks=[rollout]",
+                      f"hydra.run.dir={run_dir}", cwd=tmp_path, check=False, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+    assert f"load={broken}: not a readable checkpoint" in lines[0]
+    assert not (run_dir / "wandb").exists() and not (run_dir / "rollout").exists()
+
+
+def test_checkpoint_of_another_shape_is_a_clear_error(trained_run: Path, tmp_path: Path) -> None:
+    result = run_main(*SHRINK, "algorithm.backbone.hidden_size=24",
+                      f"load={trained_run / 'checkpoints' / 'last.ckpt'}",
+                      "experiment.tasks=[rollout]", f"hydra.run.dir={tmp_path / 'run'}",
+                      cwd=tmp_path, check=False, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+    assert "weights do not fit" in lines[0] and "flow_forcing" in lines[0]

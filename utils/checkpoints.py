@@ -22,10 +22,13 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ConfigError(f"load={path}: holds no state dict")
-    result = module.load_state_dict(state, strict=False)
-    problems = [*(f"missing {k}" for k in result.missing_keys),
-                *(f"unexpected {k}" for k in result.unexpected_keys)]
+    expected = module.state_dict()
+    problems = [*(f"missing {k}" for k in expected if k not in state),
+                *(f"unexpected {k}" for k in state if k not in expected),
+                *(f"{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
+                  for k, v in expected.items() if k in state and state[k].shape != v.shape)]
     if problems:
         found = checkpoint.get("algorithm_config", {}).get("name", "unknown")
         raise ConfigError(f"load={path}: weights do not fit this algorithm (checkpoint algorithm: "
                           f"{found}; {len(problems)} mismatched keys, e.g. {problems[0]})")
+    module.load_state_dict(state)

@@ -3,6 +3,7 @@ the key, the value and what is allowed."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -141,4 +142,5 @@ def validate(cfg: DictConfig, algorithms: list[str], datasets: list[str],
         isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
         "a positive integer or a non-empty list of them, e.g. [1,2,4]")
     check(cfg, "experiment.rollout.batch_size", positive_int, "a positive integer")
-    check(cfg, "load", lambda v: v is None or isinstance(v, str), "null or a checkpoint path")
+    check(cfg, "load", lambda v: v is None or (isinstance(v, str) and Path(v).is_file()),
+          "null or the path of an existing checkpoint file")

@@ -12,24 +12,24 @@ from pytorch_lightning.utilities import rank_zero_only
 
 
 def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str) -> list[Logger]:
+    """CSV under `csv/`, wandb under `wandb/`; only rank 0 opens a wandb run (other DDP ranks
+    log nothing anyway), so a multi-process run is one wandb run."""
     loggers: list[Logger] = [CSVLogger(save_dir=str(output_dir), name="csv", version="")]
-    if cfg.wandb.mode == "disabled":
+    if cfg.wandb.mode == "disabled" or rank_zero_only.rank != 0:
         return loggers
-    wandb_logger = WandbLogger(
-        project=cfg.wandb.project, entity=cfg.wandb.entity, mode=cfg.wandb.mode,
-        name=run_name, save_dir=str(output_dir), config=OmegaConf.to_container(cfg, resolve=True),
-    )
-    loggers.append(wandb_logger)
-    if rank_zero_only.rank != 0:  # other DDP ranks log nothing; rank 0 owns the run
-        return loggers
-    run_id = wandb_logger.experiment.id  # starts the run now: its id and folder exist from here
+    import wandb
+
+    run = wandb.init(project=cfg.wandb.project, entity=cfg.wandb.entity, mode=cfg.wandb.mode,
+                     name=run_name, dir=str(output_dir),
+                     config=OmegaConf.to_container(cfg, resolve=True))
+    loggers.append(WandbLogger(experiment=run, save_dir=str(output_dir)))
     # Every run records its wandb id beside its checkpoints (resume/load by id build on this).
     (output_dir / "run.json").write_text(json.dumps(
-        {"wandb_id": run_id, "wandb_mode": cfg.wandb.mode, "name": run_name,
+        {"wandb_id": run.id, "wandb_mode": cfg.wandb.mode, "name": run_name,
          "output_dir": str(output_dir)}, indent=2) + "\n")
-    run_folder = Path(wandb_logger.experiment.dir).parent
+    run_folder = Path(run.dir).parent
     hint = f"; sync with: wandb sync {run_folder}" if cfg.wandb.mode == "offline" else ""
-    print(f"wandb run id: {run_id} ({cfg.wandb.mode}){hint}", flush=True)
+    print(f"wandb run id: {run.id} ({cfg.wandb.mode}){hint}", flush=True)
     return loggers
 
 

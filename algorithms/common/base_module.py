@@ -48,7 +48,10 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         self.log_dict({f"train/{k}": v for k, v in parts.items()})
         return loss
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Here, not in on_train_batch_end: checkpoint callbacks run before that hook, and a
+        # checkpoint must hold the EMA of the very weights it stores.
         if self.ema is not None:
             self.ema.update_parameters(self.network)
 
