@@ -138,3 +138,19 @@ def test_checkpoint_of_another_shape_is_a_clear_error(trained_run: Path, tmp_pat
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
     assert "weights do not fit" in lines[0] and "flow_forcing" in lines[0]
+
+
+def test_two_process_ddp_on_cpu(tmp_path: Path) -> None:
+    """Real DDP (gloo, 2 processes): one run folder, one wandb run, rank 0 writes the outputs."""
+    import torch
+
+    run_dir = tmp_path / "ddp"
+    run_main(*SHRINK, f"hydra.run.dir={run_dir}", "experiment.training.devices=2",
+             "experiment.training.strategy=ddp", cwd=tmp_path)
+    assert (run_dir / "train_ddp_process_1.log").is_file(), "rank 1 did not run"
+    assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ddp"]
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 12
+    samples = np.load(run_dir / "rollout" / "samples.npz")["samples"]
+    assert samples.shape == (24, 40, 2)

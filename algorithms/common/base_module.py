@@ -32,6 +32,7 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         if cfg.ema.decay:
             self.ema = AveragedModel(self.network, use_buffers=True,
                                      multi_avg_fn=get_ema_multi_avg_fn(cfg.ema.decay))
+            self.ema.requires_grad_(False)  # averaged, never trained (and DDP must not wait on it)
 
     @abc.abstractmethod
     def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
