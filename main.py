@@ -45,6 +45,7 @@ def check_group_choices(argv: list[str]) -> None:
 def main(cfg: DictConfig) -> None:
     # Heavy imports happen here, after Hydra parsed the command line (so --help is quick).
     import pytorch_lightning as pl
+    import torch
 
     from algorithms import ALGORITHM_REGISTRY
     from datasets import DATASET_REGISTRY
@@ -58,6 +59,7 @@ def main(cfg: DictConfig) -> None:
         run_name = cfg.get("name") or f"{cfg.algorithm.name}_{cfg.dataset.name}"
         print(f"outputs: {output_dir}", flush=True)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        torch.set_float32_matmul_precision(cfg.experiment.training.float32_matmul_precision)
         experiment = EXPERIMENT_REGISTRY[cfg.experiment.name](cfg, output_dir, run_name)
         try:
             experiment.run()

@@ -84,6 +84,7 @@ def test_seed_recipe_configuration_runs(tmp_path: Path) -> None:
              "algorithm.token_space=absolute", "algorithm.context.corruption=surrogate",
              "algorithm.time_sampler.full_jump_prob=0", "algorithm.ema.decay=null",
              "algorithm.head.prediction=velocity", "experiment.tasks=[training,rollout]",
+             "debug=true",
              cwd=tmp_path)
     assert (run_dir / "rollout" / "metrics.json").is_file()
 

@@ -131,6 +131,8 @@ def validate(cfg: DictConfig, algorithms: list[str], datasets: list[str],
     check(cfg, f"{t}.precision", lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
     check(cfg, f"{t}.devices", lambda v: positive_int(v) or v == "auto", "a positive integer or auto")
     check_choice(cfg, f"{t}.accelerator", ("auto", "cpu", "gpu", "cuda", "mps"))
+    check_choice(cfg, f"{t}.float32_matmul_precision", ("highest", "high", "medium"))
+    check(cfg, f"{t}.compile", lambda v: isinstance(v, bool), "true or false")
     for group in ("validation", "rollout"):
         g = f"experiment.{group}"
         check(cfg, f"{g}.num_samples", positive_int, "a positive integer")
