@@ -34,11 +34,15 @@ def group_options(group: str) -> list[str]:
 
 
 def check_group_choices(argv: list[str]) -> None:
-    """Catch `algorithm=nope` before Hydra, whose own message spans many lines."""
+    """Catch `algorithm=nope` before Hydra, whose own message spans many lines. A multirun's
+    `a,b` is checked name by name; other sweep syntax (`choice(...)`, ...) is left to Hydra."""
     for arg in argv:
         key, sep, value = arg.lstrip("+~").partition("=")
-        if sep and key in GROUPS and value not in group_options(key):
-            fail(f"{key}={value}: unknown; choose one of {', '.join(group_options(key))}")
+        if not sep or key not in GROUPS or "(" in value:
+            continue
+        for name in value.split(","):
+            if name not in group_options(key):
+                fail(f"{key}={name}: unknown; choose one of {', '.join(group_options(key))}")
 
 
 @hydra.main(config_path="configurations", config_name="config", version_base="1.3")

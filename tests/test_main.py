@@ -155,3 +155,13 @@ def test_two_process_ddp_on_cpu(tmp_path: Path) -> None:
     assert checkpoint["global_step"] == 12
     samples = np.load(run_dir / "rollout" / "samples.npz")["samples"]
     assert samples.shape == (24, 40, 2)
+
+
+def test_multirun_writes_one_folder_per_job(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    run_main("-m", *SHRINK, "wandb.mode=disabled", "seed=0,1", "experiment.tasks=[training,rollout]",
+             f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    first, second = (json.loads((sweep / str(i) / "rollout" / "metrics.json").read_text())
+                     for i in (0, 1))
+    assert first["num_samples"] == second["num_samples"] == 24
+    assert first["radius_error_median"] != second["radius_error_median"], "seeds must differ"

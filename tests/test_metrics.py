@@ -283,3 +283,10 @@ def test_plotting_writes_pngs(tmp_path) -> None:
     curves = circle_metric_curves(x, radius=1.0, angular_step=0.1, window=32)
     assert _is_png(plot_metric_curves(curves, tmp_path / "curves.png", train_length=64, title="curves"))
     assert isinstance(np.asarray(curves["window_end"]), np.ndarray)
+
+
+def test_coverage_band_of_uniform_points() -> None:
+    from utils.metrics.calibrate_coverage import coverage_band
+
+    band = coverage_band(num_points=256, sets=12)
+    assert 0.6 < band["median"] < 1.3 and band["median"] <= band["p95"] <= band["max"]
