@@ -78,7 +78,7 @@ class ArcBatches(Dataset):
 class CircularArcDataModule(pl.LightningDataModule):
     """Circular arcs for training (length `train_length`) and evaluation (any horizon)."""
 
-    def __init__(self, cfg: DictConfig, seed: int, batch_size: int, num_train_batches: int) -> None:
+    def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
         super().__init__()
         self.arcs = CircularArcs(
             radius=cfg.radius, angular_speed=cfg.angular_speed, dt=cfg.dt,
@@ -87,7 +87,7 @@ class CircularArcDataModule(pl.LightningDataModule):
         self.train_length: int = cfg.train_length
         self.rollout_horizon: int = cfg.rollout_horizon
         self.num_eval_batches: int = cfg.num_eval_batches
-        self.seed, self.batch_size, self.num_train_batches = seed, batch_size, num_train_batches
+        self.seed, self.batch_size, self.max_steps = seed, batch_size, max_steps
 
     @property
     def token_dim(self) -> int:
@@ -99,7 +99,10 @@ class CircularArcDataModule(pl.LightningDataModule):
         return DataLoader(batches, batch_size=None, shuffle=False, num_workers=0)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(TRAIN_STREAM, self.num_train_batches)
+        # One pass holds `max_steps` batches for every rank: the distributed sampler deals
+        # batch indices out across ranks, so each draws different data.
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        return self._loader(TRAIN_STREAM, self.max_steps * world_size)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(VALIDATION_STREAM, self.num_eval_batches)

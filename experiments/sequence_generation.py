@@ -33,18 +33,11 @@ class SequenceGenerationExperiment(BaseExperiment):
         self.run_name = run_name
 
     # ----- components, built on first use -------------------------------------------------
-    @property
-    def world_size(self) -> int:
-        t = self.cfg.experiment.training
-        devices = t.devices if isinstance(t.devices, int) else 1
-        return devices * t.num_nodes
-
     @cached_property
     def datamodule(self) -> pl.LightningDataModule:
         t = self.cfg.experiment.training
         return DATASET_REGISTRY[self.cfg.dataset.name](
-            self.cfg.dataset, seed=self.cfg.seed, batch_size=t.batch_size,
-            num_train_batches=t.max_steps * self.world_size)
+            self.cfg.dataset, seed=self.cfg.seed, batch_size=t.batch_size, max_steps=t.max_steps)
 
     @cached_property
     def algorithm(self) -> TrajectoryModel:

@@ -14,7 +14,7 @@ from utils.metrics import fit_circle
 def make_datamodule(**overrides: float) -> CircularArcDataModule:
     cfg = OmegaConf.load("configurations/dataset/circular_arcs.yaml")
     cfg = OmegaConf.merge(cfg, overrides)
-    return CircularArcDataModule(cfg, seed=7, batch_size=32, num_train_batches=10)
+    return CircularArcDataModule(cfg, seed=7, batch_size=32, max_steps=10)
 
 
 def test_geometry_matches_the_definition() -> None:

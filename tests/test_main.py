@@ -34,6 +34,7 @@ def test_default_run_writes_every_output(trained_run: Path) -> None:
         "step_0000006.ckpt", "step_0000012.ckpt"]
 
     run_info = json.loads((run / "run.json").read_text())
+    assert run_info["name"] == "shrunk"  # from +name=shrunk
     offline = list((run / "wandb").glob(f"offline-run-*-{run_info['wandb_id']}"))
     assert len(offline) == 1 and any(offline[0].glob("*.wandb"))
     assert run_info["wandb_id"] in stdout
