@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
@@ -151,9 +150,3 @@ class CircularArcDataModule(pl.LightningDataModule):
             "metric_curves": plot_metric_curves(curves, out_dir / "metric_curves.png",
                                                 train_length=self.train_length, title=title),
         }
-
-
-def save_samples(samples: Tensor, path: Path) -> Path:
-    """Save rollouts as `samples.npz` with key `samples`: float32 `[N, T, D]` in data coordinates."""
-    np.savez_compressed(path, samples=samples.detach().cpu().float().numpy())
-    return path

@@ -19,12 +19,12 @@ from pytorch_lightning.loggers import Logger, WandbLogger
 from algorithms import ALGORITHM_REGISTRY
 from algorithms.common.base_module import TrajectoryModel
 from datasets import DATASET_REGISTRY
-from datasets.circular_arcs import save_samples
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
 from utils.checkpoints import load_weights
 from utils.device import resolve_device
 from utils.loggers import build_loggers
+from utils.samples import save_samples
 
 
 class SequenceGenerationExperiment(BaseExperiment):
