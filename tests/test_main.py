@@ -56,12 +56,14 @@ def test_default_run_writes_every_output(trained_run: Path) -> None:
     assert (run / "validation" / "step_0000012" / "trajectories.png").is_file()
 
 
-def test_load_then_rollout_only(trained_run: Path, tmp_path: Path) -> None:
+def test_load_then_evaluate_only(trained_run: Path, tmp_path: Path) -> None:
     """Evaluate a trained model without training: the same weights give the same samples."""
     run_dir = tmp_path / "eval"
     run_main(*SHRINK, f"hydra.run.dir={run_dir}", "wandb.mode=disabled",
-             f"load={trained_run / 'checkpoints' / 'last.ckpt'}", "experiment.tasks=[rollout]",
-             cwd=tmp_path)
+             f"load={trained_run / 'checkpoints' / 'last.ckpt'}",
+             "experiment.tasks=[validation,rollout]", cwd=tmp_path)
+    assert (run_dir / "validation" / "step_0000000" / "trajectories.png").is_file()
+    assert not (run_dir / "checkpoints").exists(), "evaluation must not train or checkpoint"
     again = np.load(run_dir / "rollout" / "samples.npz")["samples"]
     first = np.load(trained_run / "rollout" / "samples.npz")["samples"]
     np.testing.assert_allclose(again, first, atol=1e-5)
