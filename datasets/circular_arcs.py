@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from utils.metrics import circle_metric_curves, circle_rollout_metrics, window_statistics
 from utils.plotting import plot_centres, plot_metric_curves, plot_trajectories
+from datasets.step_batches import StepBatches
 from utils.seeding import stream_generator
 
 # Independent random streams drawn from one seed, so training, validation, test and
@@ -98,10 +99,15 @@ class CircularArcDataModule(pl.LightningDataModule):
         return DataLoader(batches, batch_size=None, shuffle=False, num_workers=0)
 
     def train_dataloader(self) -> DataLoader:
-        # One pass holds `max_steps` batches for every rank: the distributed sampler deals
-        # batch indices out across ranks, so each draws different data.
-        world_size = self.trainer.world_size if self.trainer is not None else 1
-        return self._loader(TRAIN_STREAM, self.max_steps * world_size)
+        # Built when `fit` starts, after a resumed run's global step is restored: the stream
+        # continues at that step, and each rank draws its own batches (no distributed sampler).
+        trainer = self.trainer
+        start, rank, world = ((trainer.global_step, trainer.global_rank, trainer.world_size)
+                              if trainer is not None else (0, 0, 1))
+        draw = ArcBatches(self.arcs, self.seed, TRAIN_STREAM, 0, self.batch_size,
+                          self.train_length).__getitem__
+        return DataLoader(StepBatches(draw, start, self.max_steps, rank, world), batch_size=None,
+                          num_workers=0)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(VALIDATION_STREAM, self.num_eval_batches)

@@ -21,7 +21,10 @@ from algorithms.common.base_module import TrajectoryModel
 from datasets import DATASET_REGISTRY
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
-from utils.checkpoints import load_weights
+from algorithms.common.base_module import NonFiniteLossError
+from utils.checkpoints import AtomicCheckpointIO, load_weights, read_global_step
+from utils.config_checks import ConfigError
+from utils.run_lookup import resolve_checkpoint
 from utils.device import resolve_device
 from utils.loggers import build_loggers
 from utils.samples import save_samples
@@ -43,17 +46,27 @@ class SequenceGenerationExperiment(BaseExperiment):
     def algorithm(self) -> TrajectoryModel:
         algo = ALGORITHM_REGISTRY[self.cfg.algorithm.name](
             self.cfg.algorithm, self.cfg.experiment.training, self.datamodule.token_dim,
-            self.datamodule.statistics())
+            self.datamodule.statistics(), seed=self.cfg.seed)
         if self.cfg.load:
-            load_weights(algo, self.cfg.load)
-            print(f"loaded weights from {self.cfg.load}", flush=True)
+            path = resolve_checkpoint(self.cfg.load, "load", self.cfg.run_roots)
+            load_weights(algo, path, key="load")
+            print(f"loaded weights from {path}", flush=True)
         if self.cfg.experiment.training.compile:
             algo.network.head.compile()
         return algo
 
     @cached_property
+    def resume_checkpoint(self) -> Path | None:
+        """`resume=...`: the run folder's `last.ckpt` (None before its first checkpoint)."""
+        last = self.output_dir / "checkpoints" / "last.ckpt"
+        return last if self.cfg.get("resume") and last.is_file() else None
+
+    @cached_property
     def loggers(self) -> list[Logger]:
-        return build_loggers(self.cfg, self.output_dir, self.run_name)
+        step = None
+        if self.cfg.get("resume"):
+            step = read_global_step(self.resume_checkpoint) if self.resume_checkpoint else 0
+        return build_loggers(self.cfg, self.output_dir, self.run_name, resume_step=step)
 
     @cached_property
     def trainer(self) -> pl.Trainer:
@@ -73,6 +86,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             val_check_interval=min(v.every_n_steps, t.max_steps), check_val_every_n_epoch=None,
             num_sanity_val_steps=0, callbacks=callbacks, logger=self.loggers,
             default_root_dir=str(self.output_dir), detect_anomaly=bool(self.cfg.debug),
+            plugins=[AtomicCheckpointIO()],
         )
 
     def run(self) -> None:
@@ -81,7 +95,19 @@ class SequenceGenerationExperiment(BaseExperiment):
 
     # ----- tasks -------------------------------------------------------------------------
     def training(self) -> None:
-        self.trainer.fit(self.algorithm, datamodule=self.datamodule)
+        ckpt = self.resume_checkpoint
+        if ckpt is not None:
+            print(f"resumed {self.cfg.resume} from {ckpt} at step {read_global_step(ckpt)}",
+                  flush=True)
+        try:
+            self.trainer.fit(self.algorithm, datamodule=self.datamodule,
+                             ckpt_path=str(ckpt) if ckpt else None)
+        except NonFiniteLossError as error:
+            good = sorted((self.output_dir / "checkpoints").glob("step_*.ckpt"))
+            where = (f"last good checkpoint: {good[-1]} (resume with resume={self.output_dir}, "
+                     f"or allow skips with experiment.training.max_bad_steps=N)"
+                     if good else "no checkpoint was written before it")
+            raise TrainingStopped(f"{error}; training stopped; {where}") from None
 
     def validation(self) -> None:
         self.trainer.validate(self.algorithm, datamodule=self.datamodule)
@@ -127,6 +153,10 @@ class SequenceGenerationExperiment(BaseExperiment):
                 for name, path in plots.items():
                     logger.log_image(key=f"rollout/nfe_{nfe}/{name}", images=[str(path)], step=step)
             logger.save()
+
+
+class TrainingStopped(RuntimeError):
+    """Training stopped on purpose (e.g. a non-finite loss); `main` prints it as one line."""
 
 
 def write_json(metrics: dict, path: Path) -> None:

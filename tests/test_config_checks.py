@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-import main
+from utils import command_line as main
 from algorithms import ALGORITHM_REGISTRY
 from datasets import DATASET_REGISTRY
 from experiments import EXPERIMENT_REGISTRY

@@ -40,14 +40,32 @@ def test_noise_is_added() -> None:
 
 def test_batches_are_reproducible_and_distinct() -> None:
     dm, again = make_datamodule(), make_datamodule()
-    train = dm.train_dataloader().dataset
-    assert torch.equal(train[3], again.train_dataloader().dataset[3])
-    assert not torch.equal(train[3], train[4])
-    assert not torch.equal(train[0], dm.val_dataloader().dataset[0])
-    assert not torch.equal(dm.val_dataloader().dataset[0], dm.test_dataloader().dataset[0])
-    assert len(train) == 10 and train[0].shape == (32, 64, 2)
     batches = list(dm.train_dataloader())
-    assert len(batches) == 10 and torch.equal(batches[3], train[3])
+    assert len(batches) == 10 and batches[0].shape == (32, 64, 2)
+    assert all(torch.equal(a, b) for a, b in zip(batches, again.train_dataloader()))
+    assert not torch.equal(batches[3], batches[4])
+    assert not torch.equal(batches[0], dm.val_dataloader().dataset[0])
+    assert not torch.equal(dm.val_dataloader().dataset[0], dm.test_dataloader().dataset[0])
+
+
+def test_training_stream_is_a_function_of_step_and_rank() -> None:
+    """A resumed run continues the stream at its global step; ranks draw different batches."""
+    from datasets.step_batches import StepBatches
+
+    dm = make_datamodule()
+    draw = lambda index: torch.tensor([index])  # noqa: E731
+    assert [int(b) for b in StepBatches(draw, 7, 10)] == [7, 8, 9]
+    rank0, rank1 = (list(StepBatches(draw, 2, 5, rank=r, world_size=2)) for r in (0, 1))
+    assert [int(b) for b in rank0] == [4, 6, 8] and [int(b) for b in rank1] == [5, 7, 9]
+
+    class Resumed:  # what Lightning's trainer says after restoring a checkpoint of step 6
+        global_step, global_rank, world_size = 6, 0, 1
+
+    resumed = make_datamodule()
+    resumed.trainer = Resumed()  # type: ignore[assignment]
+    full = list(dm.train_dataloader())
+    tail = list(resumed.train_dataloader())
+    assert len(tail) == 4 and all(torch.equal(a, b) for a, b in zip(full[6:], tail))
 
 
 def test_ground_truth_of_any_length() -> None:

@@ -1,27 +1,30 @@
-"""Loading weights from a checkpoint file, with errors that say what was found."""
+"""Checkpoints: loading weights with errors that say what was found, and atomic writes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import torch
+from pytorch_lightning.plugins import TorchCheckpointIO
 from torch import nn
 
 from utils.config_checks import ConfigError
 
 
-def load_weights(module: nn.Module, path: str | Path) -> None:
+def load_weights(module: nn.Module, path: str | Path, key: str = "load") -> None:
     """Load a Lightning checkpoint's (or a bare) state dict into `module`, strictly."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"load={path}: no such checkpoint file")
+        raise ConfigError(f"{key}={path}: no such checkpoint file")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # a truncated or foreign file
-        raise ConfigError(f"load={path}: not a readable checkpoint ({type(error).__name__})") from None
+        raise ConfigError(f"{key}={path}: not a readable checkpoint ({type(error).__name__})") from None
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
-        raise ConfigError(f"load={path}: holds no state dict")
+        raise ConfigError(f"{key}={path}: holds no state dict")
     expected = module.state_dict()
     problems = [*(f"missing {k}" for k in expected if k not in state),
                 *(f"unexpected {k}" for k in state if k not in expected),
@@ -29,6 +32,28 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
                   for k, v in expected.items() if k in state and state[k].shape != v.shape)]
     if problems:
         found = checkpoint.get("algorithm_config", {}).get("name", "unknown")
-        raise ConfigError(f"load={path}: weights do not fit this algorithm (checkpoint algorithm: "
+        raise ConfigError(f"{key}={path}: weights do not fit this algorithm (checkpoint algorithm: "
                           f"{found}; {len(problems)} mismatched keys, e.g. {problems[0]})")
     module.load_state_dict(state)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes a checkpoint to a temporary file beside its target, then renames it over the
+    target: a kill during the write leaves the previous `last.ckpt` intact, never a torn one."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any | None = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with temporary.open("wb") as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+
+
+def read_global_step(path: str | Path) -> int:
+    """The global step a Lightning checkpoint was saved at."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    return int(checkpoint.get("global_step", 0))

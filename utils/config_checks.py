@@ -144,5 +144,18 @@ def validate(cfg: DictConfig, algorithms: list[str], datasets: list[str],
         isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
         "a positive integer or a non-empty list of them, e.g. [1,2,4]")
     check(cfg, "experiment.rollout.batch_size", positive_int, "a positive integer")
-    check(cfg, "load", lambda v: v is None or (isinstance(v, str) and Path(v).is_file()),
-          "null or the path of an existing checkpoint file")
+    for key in ("load", "resume"):
+        check(cfg, key, lambda v: v is None or (isinstance(v, str) and v != ""),
+              "null, a run folder, a checkpoint file (load) or a wandb run id")
+    check(cfg, "run_roots", lambda v: isinstance(v, ListConfig) and all(isinstance(r, str) for r in v),
+          "a list of folders, e.g. [outputs,multirun]")
+    check(cfg, f"{t}.max_bad_steps", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """`validate` with the registries' names (imports the registries, hence torch)."""
+    from algorithms import ALGORITHM_REGISTRY
+    from datasets import DATASET_REGISTRY
+    from experiments import EXPERIMENT_REGISTRY
+
+    validate(cfg, list(ALGORITHM_REGISTRY), list(DATASET_REGISTRY), list(EXPERIMENT_REGISTRY))

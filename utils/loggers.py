@@ -1,35 +1,105 @@
-"""Loggers: always a CSV log; a wandb run unless `wandb.mode=disabled` (offline by default)."""
+"""Loggers: always a CSV log; a wandb run unless `wandb.mode=disabled` (offline by default).
+
+A resumed run continues both: the CSV keeps the rows up to the checkpoint's step and the
+rest is logged again (bit-identical, since resumption is exact); the wandb run keeps its id,
+and steps the killed process already sent to wandb are not sent twice.
+"""
 
 from __future__ import annotations
 
-import json
+import csv
 import sys
 from pathlib import Path
+from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_only
 
+from utils.run_info import read_run_info, update_run_info
 
-def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str) -> list[Logger]:
+
+class ResumableCSVLogger(CSVLogger):
+    """Lightning's CSV log (`csv/metrics.csv`), flushed at every call so that it records what
+    was logged before a kill; on resume it keeps the old rows with `step <= keep_through`
+    (Lightning's writer would delete the file)."""
+
+    def __init__(self, save_dir: Path, keep_through: int | None = None) -> None:
+        super().__init__(save_dir=str(save_dir), name="csv", version="", flush_logs_every_n_steps=1)
+        self.keep_through = keep_through
+        path = Path(save_dir) / "csv" / "metrics.csv"
+        self._kept_header: list[str] = []
+        self._kept_rows: list[dict[str, str]] = []
+        self.logged_through = -1  # the last step the old file recorded
+        if keep_through is not None and path.is_file():
+            with path.open(newline="") as file:
+                reader = csv.DictReader(file)
+                rows = [row for row in reader if row.get("step", "").isdigit()]
+                self._kept_header = list(reader.fieldnames or [])
+            self.logged_through = max((int(r["step"]) for r in rows), default=-1)
+            self._kept_rows = [r for r in rows if int(r["step"]) <= keep_through]
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Any:
+        first = self._experiment is None
+        writer = super().experiment  # creating the writer deletes an old metrics.csv
+        if first and self._kept_header:
+            writer.metrics_keys = sorted(self._kept_header)
+            with open(writer.metrics_file_path, "w", newline="") as file:
+                out = csv.DictWriter(file, fieldnames=writer.metrics_keys)
+                out.writeheader()
+                out.writerows(self._kept_rows)
+        return writer
+
+
+class ResumedWandbLogger(WandbLogger):
+    """Skips metrics of steps the previous process already sent (`skip_through`): after an
+    exact resume they would be the same numbers, logged twice."""
+
+    def __init__(self, *args: Any, skip_through: int = -1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip_through = skip_through
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        if step is not None and step <= self.skip_through:
+            return
+        super().log_metrics(metrics, step)
+
+
+def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str,
+                  resume_step: int | None = None) -> list[Logger]:
     """CSV under `csv/`, wandb under `wandb/`; only rank 0 opens a wandb run (other DDP ranks
-    log nothing anyway), so a multi-process run is one wandb run."""
-    loggers: list[Logger] = [CSVLogger(save_dir=str(output_dir), name="csv", version="")]
-    if cfg.wandb.mode == "disabled" or rank_zero_only.rank != 0:
+    log nothing anyway), so a multi-process run is one wandb run. `resume_step`: the step of
+    the checkpoint a resumed run continues from (None for a new run)."""
+    csv_logger = ResumableCSVLogger(output_dir, keep_through=resume_step)
+    loggers: list[Logger] = [csv_logger]
+    if rank_zero_only.rank != 0:
         return loggers
-    import wandb
+    previous = read_run_info(output_dir) if resume_step is not None else {}
+    wandb_id = previous.get("wandb_id") if cfg.wandb.mode != "disabled" else None
+    if cfg.wandb.mode != "disabled":
+        import wandb
 
-    run = wandb.init(project=cfg.wandb.project, entity=cfg.wandb.entity, mode=cfg.wandb.mode,
-                     name=run_name, dir=str(output_dir),
-                     config=OmegaConf.to_container(cfg, resolve=True))
-    loggers.append(WandbLogger(experiment=run, save_dir=str(output_dir)))
+        run = wandb.init(project=cfg.wandb.project, entity=cfg.wandb.entity, mode=cfg.wandb.mode,
+                         name=run_name, dir=str(output_dir), id=wandb_id,
+                         resume="allow" if wandb_id else None,
+                         config=OmegaConf.to_container(cfg, resolve=True))
+        loggers.append(ResumedWandbLogger(experiment=run, save_dir=str(output_dir),
+                                          skip_through=csv_logger.logged_through))
+        wandb_id = run.id
+        segments = sorted((output_dir / "wandb").glob(f"offline-run-*-{run.id}*"))
+        hint = ""
+        if cfg.wandb.mode == "offline":
+            hint = f"; sync with: wandb sync --id {run.id} -p {cfg.wandb.project} " + " ".join(
+                str(s) for s in segments)
+        print(f"wandb run id: {run.id} ({cfg.wandb.mode}){hint}", flush=True)
     # Every run records its wandb id beside its checkpoints (resume/load by id build on this).
-    (output_dir / "run.json").write_text(json.dumps(
-        {"wandb_id": run.id, "wandb_mode": cfg.wandb.mode, "name": run_name,
-         "output_dir": str(output_dir)}, indent=2) + "\n")
-    run_folder = Path(run.dir).parent
-    hint = f"; sync with: wandb sync {run_folder}" if cfg.wandb.mode == "offline" else ""
-    print(f"wandb run id: {run.id} ({cfg.wandb.mode}){hint}", flush=True)
+    update_run_info(output_dir, wandb_id=wandb_id, wandb_mode=cfg.wandb.mode, name=run_name,
+                    output_dir=str(output_dir), status="running",
+                    resumes=previous.get("resumes", -1) + 1 if resume_step is not None else 0)
     return loggers
 
 

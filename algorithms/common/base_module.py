@@ -15,18 +15,29 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from algorithms.common.network import FlowNetwork
 from algorithms.common.sampler import rollout
-from utils.seeding import stream_generator
+from utils.seeding import stream_generator, stream_seed
 
-ROLLOUT_STREAM = 100  # noise of generated rollouts: separate from every data stream
+# Noise streams, separate from every data stream. Training noise is reseeded at every step from
+# (seed, global step, rank), so a resumed run draws the noise an uninterrupted one would.
+ROLLOUT_STREAM, TRAIN_NOISE_STREAM, EVAL_NOISE_STREAM = 100, 101, 102
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training met a non-finite loss or gradient: stop rather than train on garbage."""
+
+    def __init__(self, what: str, step: int) -> None:
+        super().__init__(f"non-finite {what} at step {step}")
+        self.what, self.step = what, step
 
 
 class TrajectoryModel(pl.LightningModule, abc.ABC):
     """cfg: the `algorithm` group; optim: `experiment.training` (lr, schedule, ...)."""
 
     def __init__(self, cfg: DictConfig, optim: DictConfig, token_dim: int,
-                 statistics: dict[str, Tensor]) -> None:
+                 statistics: dict[str, Tensor], seed: int = 0) -> None:
         super().__init__()
-        self.cfg, self.optim = cfg, optim
+        self.cfg, self.optim, self.seed = cfg, optim, seed
+        self.bad_steps_left = int(optim.get("max_bad_steps", 0))
         self.network = FlowNetwork(cfg, token_dim, statistics)
         self.ema: AveragedModel | None = None
         if cfg.ema.decay:
@@ -43,11 +54,37 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         """The weights used to evaluate and generate: the EMA when there is one."""
         return self.ema.module if self.ema is not None else self.network
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+    def on_train_batch_start(self, batch: Tensor, batch_idx: int) -> None:
+        torch.manual_seed(stream_seed(self.seed, TRAIN_NOISE_STREAM, self.global_step,
+                                      self.global_rank))
+
+    def on_validation_batch_start(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0
+                                  ) -> None:
+        # The same noise at every validation: losses compare across steps and across resumes.
+        torch.manual_seed(stream_seed(self.seed, EVAL_NOISE_STREAM, batch_idx, self.global_rank))
+
+    on_test_batch_start = on_validation_batch_start
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
         loss, parts = self.training_loss(self.network, batch)
+        if not torch.isfinite(loss):
+            # Skip a bounded number of bad batches (`max_bad_steps`), then stop: returning
+            # None makes Lightning skip the backward pass and the optimiser step.
+            if self.bad_steps_left <= 0:
+                raise NonFiniteLossError("loss", self.global_step)
+            self.bad_steps_left -= 1
+            self.print(f"warning: non-finite loss at step {self.global_step}; batch skipped "
+                       f"({self.bad_steps_left} more skips allowed)")
+            return None
         self.log("train/loss", loss, prog_bar=True)
         self.log_dict({f"train/{k}": v for k, v in parts.items()})
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # After backward, before clipping: a finite loss can still give inf/NaN gradients.
+        grads = [p.grad for p in self.network.parameters() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack([g.abs().sum() for g in grads]).sum()):
+            raise NonFiniteLossError("gradient", self.global_step)
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
