@@ -94,3 +94,41 @@ def test_resume_of_a_finished_run_does_nothing_then_extends(uninterrupted: Path,
     assert "already finished at step 240" in result.stdout
     after = {p: p.stat().st_mtime_ns for p in uninterrupted.rglob("*") if p.is_file()}
     assert before == after, "a finished run must not be touched"
+
+
+def test_load_by_wandb_id_starts_a_new_run_from_the_weights(uninterrupted: Path,
+                                                           tmp_path: Path) -> None:
+    """load= takes weights only (EMA included) into a new run folder with a new wandb run."""
+    wandb_id = json.loads((uninterrupted / "run.json").read_text())["wandb_id"]
+    run = tmp_path / "evaluation"
+    result = run_main(*STEPS, f"load={wandb_id}", f"run_roots=[{uninterrupted.parent}]",
+                      "experiment.tasks=[rollout]", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert f"loaded weights from {uninterrupted / 'checkpoints' / 'last.ckpt'}" in result.stdout
+    info = json.loads((run / "run.json").read_text())
+    assert info["wandb_id"] != wandb_id and info["resumes"] == 0
+    assert not (run / "checkpoints").exists() and (run / "rollout" / "samples.npz").is_file()
+
+
+def test_a_run_killed_before_its_first_checkpoint_restarts_in_place(tmp_path: Path) -> None:
+    """No checkpoint yet: resume= trains from step 0 in the same folder and wandb run."""
+    run = tmp_path / "early"
+    run_main(*STEPS, "experiment.training.max_steps=4", "experiment.training.checkpoint_every_n_steps=4",
+             "experiment.tasks=[training]", f"hydra.run.dir={run}", cwd=tmp_path)
+    for ckpt in (run / "checkpoints").glob("*.ckpt"):
+        ckpt.unlink()  # as if killed before the first checkpoint was written
+    (run / "run.json").write_text((run / "run.json").read_text().replace("finished", "running"))
+    wandb_id = json.loads((run / "run.json").read_text())["wandb_id"]
+    result = run_main(f"resume={run}", cwd=tmp_path)
+    assert "resumed" not in result.stdout and (run / "checkpoints" / "last.ckpt").is_file()
+    assert json.loads((run / "run.json").read_text())["wandb_id"] == wandb_id
+
+
+def test_resume_can_extend_a_finished_run(tmp_path: Path) -> None:
+    run = tmp_path / "short"
+    base = [*STEPS, "experiment.training.checkpoint_every_n_steps=4", "experiment.tasks=[training]"]
+    run_main(*base, "experiment.training.max_steps=4", f"hydra.run.dir={run}", cwd=tmp_path)
+    result = run_main(f"resume={run}", "experiment.training.max_steps=8", cwd=tmp_path)
+    assert "at step 4" in result.stdout
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 8
+    assert [s for s, _ in loss_rows(run)] == sorted({s for s, _ in loss_rows(run)})

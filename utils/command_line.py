@@ -18,6 +18,7 @@ import itertools
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator, NoReturn
 
@@ -175,9 +176,11 @@ def check_writable(folder: str, key: str) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise ConfigError(f"{key}={folder}: {probe} exists and is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"{key}={folder}: cannot write under {probe} (permission denied); "
-                          f"choose another folder with {key}=...")
+    try:  # a real probe: permissions, read-only mounts and root's special cases alike
+        os.rmdir(tempfile.mkdtemp(prefix=".write-probe-", dir=probe))
+    except OSError as error:
+        raise ConfigError(f"{key}={folder}: cannot write under {probe} ({error.strerror}); "
+                          f"choose another folder with {key}=...") from None
 
 
 def check_job(cfg: DictConfig, multirun: bool) -> None:
@@ -224,6 +227,12 @@ def check_resume(cfg: DictConfig, run_dir: Path) -> None:
     last = run_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return  # killed before its first checkpoint: it starts again from step 0
+    import torch
+
+    found = torch.load(last, map_location="cpu", weights_only=False).get("algorithm_config", {})
+    if found.get("name", cfg.algorithm.name) != cfg.algorithm.name:
+        raise ConfigError(f"resume={run_dir}: the run trains algorithm {found.get('name')}, not "
+                          f"{cfg.algorithm.name}; use load= to start a new run from its weights")
     load_weights(build_algorithm(cfg), last, key="resume")
     step, max_steps = read_global_step(last), cfg.experiment.training.max_steps
     if read_run_info(run_dir).get("status") == "finished" and step >= max_steps:

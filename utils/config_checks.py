@@ -159,3 +159,8 @@ def validate_config(cfg: DictConfig) -> None:
     from experiments import EXPERIMENT_REGISTRY
 
     validate(cfg, list(ALGORITHM_REGISTRY), list(DATASET_REGISTRY), list(EXPERIMENT_REGISTRY))
+    allowed = EXPERIMENT_REGISTRY[cfg.experiment.name].available_tasks()
+    unknown = [t for t in cfg.experiment.tasks if t not in allowed]
+    if unknown:
+        raise ConfigError(f"experiment.tasks: unknown task {unknown[0]!r}; "
+                          f"allowed: {', '.join(allowed)}")

@@ -1,0 +1,125 @@
+"""Bad input: one line on stderr naming the key and what is allowed, exit code 2, and an
+existing run folder left exactly as it was (every command below points at one)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SHRINK, run_main
+
+pytestmark = pytest.mark.slow
+
+TINY = [*[o for o in SHRINK if not o.startswith("experiment.training.max_steps")],
+        "experiment.training.max_steps=4", "experiment.training.checkpoint_every_n_steps=4"]
+
+
+@pytest.fixture(scope="module")
+def existing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run of the default algorithm, and a second folder claiming its wandb id."""
+    root = tmp_path_factory.mktemp("runs")
+    run = root / "existing"
+    run_main(*TINY, "experiment.tasks=[training]", f"hydra.run.dir={run}", cwd=root)
+    twin = root / "twin"
+    twin.mkdir()
+    shutil.copy(run / "run.json", twin / "run.json")
+    return run
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def wandb_id(run: Path) -> str:
+    return json.loads((run / "run.json").read_text())["wandb_id"]
+
+
+# (overrides, the start of the one line after "error: "); "{run}", "{id}", "{file}" and "{root}"
+# are filled in from the fixture.
+BAD_INPUTS = [
+    (["algorithm=nope"], "algorithm=nope: unknown; choose one of flow_forcing, predictive"),
+    (["dataset=nope"], "dataset=nope: unknown; choose one of circular_arcs"),
+    (["experiment=nope"], "experiment=nope: unknown; choose one of sequence_generation"),
+    (["foo=bar"], "foo=bar: unknown key; "),
+    (["algorithm.backbone.nme=gru"], "algorithm.backbone.nme=gru: unknown key; closest valid "
+                                     "keys: algorithm.backbone.name"),
+    (["experiment.training.max_step=5"], "experiment.training.max_step=5: unknown key; closest "
+                                         "valid keys: experiment.training.max_steps"),
+    (["seed=[1"], "seed=[1"),
+    (["-x"], "-x: unknown flag"),
+    (["dataset.train_length=-5"], "dataset.train_length=-5: must be an integer >= 3"),
+    (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),
+    (["algorithm.backbone.name=transformer"], "algorithm.backbone.name=transformer: must be one"),
+    (["experiment.tasks=[training,nope]"], "experiment.tasks: unknown task 'nope'; allowed: "),
+    (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit: must be one"),
+    (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate: needs"),
+    (["wandb.mode=sometimes"], "wandb.mode=sometimes: must be one of offline, online, disabled"),
+    (["experiment.training.max_steps=0"], "experiment.training.max_steps=0: must be a positive"),
+    (["experiment.training.batch_size=2.5"], "experiment.training.batch_size=2.5: must be"),
+    (["algorithm.time_sampler.full_jump_prob=2"], "algorithm.time_sampler.full_jump_prob=2: "),
+    (["-m", "seed=0,-1"], "seed=-1: must be a non-negative integer"),
+    (["load=/no/such/file.ckpt"], "load=/no/such/file.ckpt: no run folder and no run with this"),
+    (["load={file}"], "load={file}: not a readable checkpoint"),
+    (["load={run}", "algorithm=predictive"], "load={run}/checkpoints/last.ckpt: weights do not "
+                                             "fit this algorithm (checkpoint algorithm: flow_forcing"),
+    (["load={run}", "algorithm.backbone.hidden_size=24"], "load={run}/checkpoints/last.ckpt: "
+                                                          "weights do not fit"),
+    (["resume=nosuchid", "run_roots=[{root}]"], "resume=nosuchid: no run folder and no run with "
+                                                "this wandb id under {root}"),
+    (["resume={id}", "run_roots=[{root}]"], "resume={id}: wandb id found in 2 run folders"),
+    (["resume={run}", "load={run}"], "resume= and load= are exclusive"),
+    (["resume={run}", "algorithm=predictive"], "resume={run}: the run trains algorithm "
+                                               "flow_forcing, not predictive"),
+    (["resume={run}", "algorithm.head.width=24"], "resume={run}/checkpoints/last.ckpt: weights "
+                                                  "do not fit this algorithm"),
+    (["resume={run}", "experiment.training.max_steps=8", "hydra.run.dir=/tmp/elsewhere"],
+     "resume= sets the run folder itself"),
+    (["-m", "resume={run}"], "resume= continues one run: drop -m"),
+    (["resume={file}"], "resume={file}: not a run folder"),
+    (["hydra.run.dir={file}/run"], "hydra.run.dir={file}/run: {file} exists and is not a folder"),
+    (["hydra.run.dir=/proc/run"], "hydra.run.dir=/proc/run: cannot write under /proc"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", BAD_INPUTS,
+                         ids=[" ".join(o) for o, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_and_touches_nothing(overrides: list[str], message: str,
+                                                   existing: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes((existing / "checkpoints" / "last.ckpt").read_bytes()[:1000])
+    fill = {"{run}": str(existing.resolve()), "{id}": wandb_id(existing), "{file}": str(broken),
+            "{root}": str(existing.parent)}
+    for key, value in fill.items():
+        overrides = [o.replace(key, value) for o in overrides]
+        message = message.replace(key, value)
+    if not any(o.startswith(("resume=", "hydra.run.dir=")) for o in overrides):
+        overrides.append(f"hydra.run.dir={existing}")  # a rejected command must not touch it
+    before = snapshot(existing)
+    result = run_main(*overrides, cwd=tmp_path, check=False, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, (result.stdout[-2000:], result.stderr[-2000:])
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+    assert snapshot(existing) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["broken.ckpt"], "nothing new may be written"
+
+
+def test_missing_wandb_package_says_how_to_install_or_disable(tmp_path: Path) -> None:
+    hide = ("import sys, runpy; sys.modules['wandb'] = None; sys.argv = ['main', *sys.argv[1:]]; "
+            "import importlib.util as u; find = u.find_spec; "
+            "u.find_spec = lambda n, *a: None if n == 'wandb' else find(n, *a); "
+            "runpy.run_module('main', run_name='__main__')")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", hide, *TINY, f"hydra.run.dir={tmp_path / 'r'}"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "error: wandb.mode=offline: the wandb package is not installed; pip install wandb, or "
+        "run with wandb.mode=disabled (CSV log only)")
+    assert not (tmp_path / "r").exists()
