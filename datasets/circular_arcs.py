@@ -11,15 +11,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from datasets.base import SequenceDataModule
 from utils.metrics import circle_metric_curves, circle_rollout_metrics, window_statistics
 from utils.plotting import plot_centres, plot_metric_curves, plot_trajectories
 from datasets.step_batches import StepBatches
+from utils.config_checks import check, is_int, is_number, non_negative, positive, positive_int
 from utils.seeding import stream_generator
 
 # Independent random streams drawn from one seed, so training, validation, test and
@@ -75,8 +76,24 @@ class ArcBatches(Dataset):
         return self.arcs.sample(self.batch_size, self.length, generator)
 
 
-class CircularArcDataModule(pl.LightningDataModule):
+class CircularArcDataModule(SequenceDataModule):
     """Circular arcs for training (length `train_length`) and evaluation (any horizon)."""
+
+    @classmethod
+    def check_config(cls, cfg: DictConfig) -> None:
+        """Raise `ConfigError` naming the first bad `dataset.*` key (the root config given)."""
+        train_length = check(cfg, "dataset.train_length", lambda v: is_int(v) and v >= 3,
+                             "an integer >= 3")
+        check(cfg, "dataset.rollout_horizon", lambda v: is_int(v) and v >= train_length,
+              f"an integer >= dataset.train_length ({train_length})")
+        for key in ("radius", "dt"):
+            check(cfg, f"dataset.{key}", positive, "a positive number")
+        check(cfg, "dataset.angular_speed", lambda v: is_number(v) and v != 0, "a non-zero number")
+        check(cfg, "dataset.noise_std", non_negative, "a non-negative number")
+        low = check(cfg, "dataset.centre_low", is_number, "a number")
+        check(cfg, "dataset.centre_high", lambda v: is_number(v) and v > low,
+              f"a number above dataset.centre_low ({low})")
+        check(cfg, "dataset.num_eval_batches", positive_int, "a positive integer")
 
     def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
         super().__init__()
@@ -130,22 +147,33 @@ class CircularArcDataModule(pl.LightningDataModule):
         }
 
     def evaluate(self, samples: Tensor) -> dict[str, float]:
-        """Circle metrics of rollouts `[N, T, 2]` (see `utils.metrics.circle_rollout_metrics`)."""
-        window = min(self.train_length, samples.shape[1])
-        return circle_rollout_metrics(
+        """Circle metrics of rollouts `[N, T, 2]` (see `utils.metrics.circle_rollout_metrics`),
+        then the distances to the ground truth every dataset gets (`SequenceDataModule.evaluate`)."""
+        circle = circle_rollout_metrics(
             samples, radius=self.arcs.radius, angular_step=self.arcs.angular_step,
-            centre_low=self.arcs.centre_low, centre_high=self.arcs.centre_high, window=window,
+            centre_low=self.arcs.centre_low, centre_high=self.arcs.centre_high,
+            window=self.metric_window(samples),
             generator=stream_generator(self.seed, METRIC_STREAM, 0),
         )
+        return {**circle, **super().evaluate(samples)}
 
-    def plot(self, samples: Tensor, out_dir: Path, title: str = "") -> dict[str, Path]:
-        """Write the task's figures for rollouts `[N, T, 2]`; returns name -> PNG path."""
+    def curves(self, samples: Tensor) -> dict[str, list[float]]:
+        """Per-window circle medians and distances to the ground truth over the horizon."""
+        circle = circle_metric_curves(samples, radius=self.arcs.radius,
+                                      angular_step=self.arcs.angular_step,
+                                      window=self.metric_window(samples))
+        generic = super().curves(samples)
+        assert circle["window_end"] == generic["window_end"], "both use window_starts(T, W, W // 2)"
+        return {**circle, **generic}
+
+    def plot(self, samples: Tensor, out_dir: Path, title: str = "",
+             curves: dict[str, list[float]] | None = None) -> dict[str, Path]:
+        """Write the task's figures for rollouts `[N, T, 2]`; returns name -> PNG path.
+        `curves` (from `self.curves(samples)`) are computed here when not given."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        window = min(self.train_length, samples.shape[1])
         truth = self.ground_truth(min(16, samples.shape[0]), samples.shape[1])
-        stats = window_statistics(samples, window=window)
-        curves = circle_metric_curves(samples, radius=self.arcs.radius,
-                                      angular_step=self.arcs.angular_step, window=window)
+        stats = window_statistics(samples, window=self.metric_window(samples))
+        curves = self.curves(samples) if curves is None else curves
         return {
             "trajectories": plot_trajectories(samples, out_dir / "trajectories.png",
                                               ground_truth=truth, title=title,

@@ -21,8 +21,10 @@ from algorithms.common.base_module import TrajectoryModel
 from datasets import DATASET_REGISTRY
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
+from experiments.config_checks import check_training_config
 from algorithms.common.base_module import NonFiniteLossError
 from utils.checkpoints import AtomicCheckpointIO, load_weights, read_global_step
+from utils.cluster.preemption import slurm_callbacks, slurm_plugins
 from utils.config_checks import ConfigError
 from utils.run_lookup import resolve_checkpoint
 from utils.device import resolve_device
@@ -34,6 +36,11 @@ class SequenceGenerationExperiment(BaseExperiment):
     def __init__(self, cfg: DictConfig, output_dir: Path, run_name: str) -> None:
         super().__init__(cfg, output_dir)
         self.run_name = run_name
+
+    @classmethod
+    def check_config(cls, cfg: DictConfig) -> None:
+        """Raise `ConfigError` naming the first bad `experiment.*` key (the root config given)."""
+        check_training_config(cfg, cls.available_tasks())
 
     # ----- components, built on first use -------------------------------------------------
     @cached_property
@@ -78,6 +85,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             LearningRateMonitor(logging_interval="step"),
             RolloutMonitor(self.output_dir / "validation", v.num_samples, v.horizon, v.nfe,
                            self.cfg.seed),
+            *slurm_callbacks(self.output_dir),  # in a Slurm job: checkpoint and stop on SIGTERM
         ]
         return pl.Trainer(
             max_steps=t.max_steps, max_epochs=-1, accelerator=t.accelerator, devices=t.devices,
@@ -86,7 +94,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             val_check_interval=min(v.every_n_steps, t.max_steps), check_val_every_n_epoch=None,
             num_sanity_val_steps=0, callbacks=callbacks, logger=self.loggers,
             default_root_dir=str(self.output_dir), detect_anomaly=bool(self.cfg.debug),
-            plugins=[AtomicCheckpointIO()],
+            plugins=[AtomicCheckpointIO(), *slurm_plugins()],
         )
 
     def run(self) -> None:
@@ -117,13 +125,19 @@ class SequenceGenerationExperiment(BaseExperiment):
 
     def rollout(self) -> None:
         """Generate `experiment.rollout.num_samples` sequences of `horizon` tokens per NFE value
-        and write `samples.npz`, `metrics.json` and plots under `rollout/`."""
+        and write `samples.npz`, `metrics.json`, `curves.json`/`.csv` (metrics per window over the
+        horizon) and plots under `rollout/`; with several NFE values, also `nfe_curve.json`/`.csv`/
+        `.png` (metrics and µs per token against NFE)."""
+        from utils.curves import HEADLINE_METRICS, log_curves, nfe_curve, write_columns
+        from utils.plotting import plot_nfe_curve
+
         if not self.trainer.is_global_zero:
             return
         r = self.cfg.experiment.rollout
         nfes = list(r.nfe) if isinstance(r.nfe, ListConfig) else [r.nfe]
         device = resolve_device(self.cfg.experiment.training.accelerator)
         algo = self.algorithm.to(device)
+        metrics_by_nfe = []
         for nfe in nfes:
             out_dir = self.output_dir / "rollout" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,10 +151,24 @@ class SequenceGenerationExperiment(BaseExperiment):
                        "us_per_token_per_stream": 1e6 * seconds / (r.num_samples * r.horizon),
                        "device": str(device)}
             write_json(metrics, out_dir / "metrics.json")
-            plots = self.datamodule.plot(samples, out_dir,
+            curves = self.datamodule.curves(samples)
+            write_columns(curves, out_dir, "curves")
+            plots = self.datamodule.plot(samples, out_dir, curves=curves,
                                          title=f"{self.cfg.algorithm.name}, {nfe} NFE")
             self._log_rollout(metrics, plots, nfe)
+            log_curves(self.loggers, f"rollout/nfe_{nfe}/curves", curves, x="window_end",
+                       step=self.trainer.global_step,
+                       title=f"(training length {self.datamodule.train_length})")
+            metrics_by_nfe.append(metrics)
             print(f"rollout ({nfe} NFE): {out_dir}\n" + summarise(metrics), flush=True)
+        if len(nfes) > 1:
+            curve = nfe_curve(metrics_by_nfe)
+            write_columns(curve, self.output_dir / "rollout", "nfe_curve")
+            keys = [k for k in HEADLINE_METRICS if k in curve]
+            figure = plot_nfe_curve(curve, self.output_dir / "rollout" / "nfe_curve.png", keys,
+                                    title=f"{self.cfg.algorithm.name}: one network, K steps per token")
+            log_curves(self.loggers, "rollout/nfe_curve", curve, x="nfe",
+                       step=self.trainer.global_step, figure=figure)
 
     def _log_rollout(self, metrics: dict, plots: dict[str, Path], nfe: int) -> None:
         numbers = {f"rollout/nfe_{nfe}/{k}": v for k, v in metrics.items()

@@ -58,7 +58,8 @@ BAD_INPUTS = [
     (["dataset.train_length=-5"], "dataset.train_length=-5: must be an integer >= 3"),
     (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),
     (["algorithm.backbone.name=transformer"], "algorithm.backbone.name=transformer: must be one"),
-    (["experiment.tasks=[training,nope]"], "experiment.tasks: unknown task 'nope'; allowed: "),
+    (["experiment.tasks=[training,nope]"], "experiment.tasks=['training', 'nope']: must be a "
+                                          "non-empty list of tasks from rollout, test"),
     (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit: must be one"),
     (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate: needs"),
     (["wandb.mode=sometimes"], "wandb.mode=sometimes: must be one of offline, online, disabled"),

@@ -9,7 +9,7 @@ from utils import command_line as main
 from algorithms import ALGORITHM_REGISTRY
 from datasets import DATASET_REGISTRY
 from experiments import EXPERIMENT_REGISTRY
-from utils.config_checks import ConfigError, validate
+from utils.config_checks import ConfigError, validate_config
 
 
 def composed(*overrides: str):
@@ -18,8 +18,7 @@ def composed(*overrides: str):
 
 
 def check(*overrides: str) -> None:
-    validate(composed(*overrides), list(ALGORITHM_REGISTRY), list(DATASET_REGISTRY),
-             list(EXPERIMENT_REGISTRY))
+    validate_config(composed(*overrides))
 
 
 @pytest.mark.parametrize("choice", ["algorithm=flow_forcing", "algorithm=predictive"])

@@ -290,3 +290,45 @@ def test_coverage_band_of_uniform_points() -> None:
 
     band = coverage_band(num_points=256, sets=12)
     assert 0.6 < band["median"] < 1.3 and band["median"] <= band["p95"] <= band["max"]
+
+
+# ---------------------------------------------------------------- the criteria scale with the circle
+
+
+def arcs(n: int, horizon: int, radius: float, step: float, seed: int = 20) -> torch.Tensor:
+    """Exact arcs ``[n, horizon, 2]`` of any radius and signed angular step, centres in (-2, 2)^2."""
+    g = torch.Generator().manual_seed(seed)
+    centre = torch.rand(n, 1, 2, generator=g, dtype=torch.float64) * 4 - 2
+    theta = torch.rand(n, 1, generator=g, dtype=torch.float64) * 2 * math.pi
+    theta = theta + step * torch.arange(horizon, dtype=torch.float64)
+    return centre + radius * torch.stack((theta.cos(), theta.sin()), -1)
+
+
+def test_keep_circle_drift_threshold_is_relative_to_the_radius() -> None:
+    # the last window jumps by 0.08: 8% of a unit circle, but 16% of a 0.5-radius one
+    for radius, kept in ((1.0, 1.0), (0.5, 0.0)):
+        x = arcs(32, 128, radius, 0.1)
+        x[:, 64:] += torch.tensor([0.08, 0.0], dtype=torch.float64)
+        m = circle_rollout_metrics(x, radius=radius, angular_step=0.1, centre_low=-2.0, centre_high=2.0)
+        assert m["centre_drift_median"] == pytest.approx(0.08, abs=1e-9)
+        assert m["keep_circle_share"] == kept, radius
+
+
+def test_keep_circle_radius_threshold_is_relative_to_the_radius() -> None:
+    # a radius 7% too large is kept and 12% too large is not, whatever the circle's size
+    for radius in (1.0, 0.5, 3.0):
+        x = arcs(32, 128, radius * 1.07, 0.1)
+        m = circle_rollout_metrics(x, radius=radius, angular_step=0.1, centre_low=-2.0, centre_high=2.0)
+        assert m["keep_circle_share"] == 1.0, radius
+        x = arcs(32, 128, radius * 1.12, 0.1)
+        m = circle_rollout_metrics(x, radius=radius, angular_step=0.1, centre_low=-2.0, centre_high=2.0)
+        assert m["keep_circle_share"] == 0.0, radius
+
+
+def test_keep_circle_angular_threshold_is_relative_to_the_step() -> None:
+    # 0.0125 rad too fast: within 20% of a 0.1-rad step, not of a 0.05-rad one
+    for step, kept in ((0.1, 1.0), (0.05, 0.0)):
+        x = arcs(32, 128, 1.0, step + 0.0125)
+        m = circle_rollout_metrics(x, radius=1.0, angular_step=step, centre_low=-2.0, centre_high=2.0)
+        assert m["angular_step_error_median"] == pytest.approx(0.0125, abs=1e-9)
+        assert m["keep_circle_share"] == kept, step

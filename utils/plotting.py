@@ -92,10 +92,13 @@ def plot_metric_curves(
 ) -> Path:
     """One panel per metric in ``curves`` against ``curves["window_end"]``.
 
-    A vertical line marks ``train_length``; the y axis is logarithmic when all finite values are > 0.
+    A key ``<metric>_reference`` (the ground truth against itself) is drawn dashed in the panel of
+    ``<metric>``. A vertical line marks ``train_length``; the y axis is logarithmic when all finite
+    values are > 0.
     """
     x = np.asarray(curves["window_end"], dtype=np.float64)
-    keys = [k for k in curves if k != "window_end"]
+    keys = [k for k in curves if k != "window_end" and not
+            (k.endswith("_reference") and k.removesuffix("_reference") in curves)]
     ncols = min(len(keys), 4) or 1
     nrows = (len(keys) + ncols - 1) // ncols or 1
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3 * nrows), squeeze=False)
@@ -104,6 +107,11 @@ def plot_metric_curves(
     for ax, key in zip(axes.flat, keys):
         y = np.asarray(curves[key], dtype=np.float64)
         ax.plot(x, y, marker=".")
+        if f"{key}_reference" in curves:
+            ref = np.asarray(curves[f"{key}_reference"], dtype=np.float64)
+            ax.plot(x, ref, color="grey", ls="--", lw=1.0, label="ground truth vs itself")
+            ax.legend(fontsize=7)
+            y = np.concatenate((y, ref))
         finite = y[np.isfinite(y)]
         if finite.size and (finite > 0).all():
             ax.set_yscale("log")
@@ -111,6 +119,34 @@ def plot_metric_curves(
             ax.axvline(train_length, color="k", ls=":", lw=1.0)
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("window end")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_nfe_curve(curve: dict[str, list[float | None]], path: str | Path, keys: list[str],
+                   title: str = "") -> Path:
+    """One panel per metric in ``keys`` against ``curve["nfe"]`` (log2 x axis): quality and cost of
+    sampling the same network with more steps per token. ``<key>_reference`` is drawn dashed."""
+    x = np.asarray(curve["nfe"], dtype=np.float64)
+    ncols = min(len(keys), 4) or 1
+    nrows = (len(keys) + ncols - 1) // ncols or 1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3 * nrows), squeeze=False)
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys):
+        y = np.asarray([np.nan if v is None else v for v in curve[key]], dtype=np.float64)
+        ax.plot(x, y, marker="o")
+        if f"{key}_reference" in curve:
+            ref = [np.nan if v is None else v for v in curve[f"{key}_reference"]]
+            ax.plot(x, ref, color="grey", ls="--", lw=1.0, label="ground truth vs itself")
+            ax.legend(fontsize=7)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("NFE per token")
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

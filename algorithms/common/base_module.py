@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from algorithms.common.config_checks import check_network_config
 from algorithms.common.network import FlowNetwork
 from algorithms.common.sampler import rollout
 from utils.seeding import stream_generator, stream_seed
@@ -44,6 +45,11 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
             self.ema = AveragedModel(self.network, use_buffers=True,
                                      multi_avg_fn=get_ema_multi_avg_fn(cfg.ema.decay))
             self.ema.requires_grad_(False)  # averaged, never trained (and DDP must not wait on it)
+
+    @classmethod
+    def check_config(cls, cfg: DictConfig) -> None:
+        """Raise `ConfigError` naming the first bad `algorithm.*` key (the root config given)."""
+        check_network_config(cfg)
 
     @abc.abstractmethod
     def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

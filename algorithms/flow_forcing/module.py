@@ -5,16 +5,26 @@ makes one network call per token (1 NFE) a sampler."""
 from __future__ import annotations
 
 import torch
+from omegaconf import DictConfig
 from torch import Tensor
 
 from algorithms.common.base_module import TrajectoryModel
 from algorithms.common.context import gaussian_corruption, shift_right
 from algorithms.common.network import FlowNetwork
 from algorithms.flow_forcing.shortcut_loss import lerp, shortcut_flow_loss
-from algorithms.flow_forcing.time_sampler import sample_times
+from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
+from utils.config_checks import check, check_choice, non_negative, probability
 
 
 class OneStepDiffusionForcing(TrajectoryModel):
+    @classmethod
+    def check_config(cls, cfg: DictConfig) -> None:
+        super().check_config(cfg)
+        check_choice(cfg, "algorithm.time_sampler.kind", TIME_SAMPLERS)
+        check(cfg, "algorithm.time_sampler.full_jump_prob", probability, "in [0, 1]")
+        check(cfg, "algorithm.loss.flow_weight", non_negative, "a non-negative number")
+        check(cfg, "algorithm.loss.shortcut_weight", non_negative, "a non-negative number")
+
     def make_context(self, network: FlowNetwork, x: Tensor, noise: Tensor,
                      times: dict[str, Tensor]) -> Tensor:
         """Context rows `[B, T, D]` in data space: row j is what token j sees of token j − 1."""

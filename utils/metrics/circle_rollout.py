@@ -39,17 +39,19 @@ def circle_rollout_metrics(
     radius_tol: float = 0.1,
     drift_tol: float = 0.1,
     residual_tol: float = 0.05,
-    angular_tol: float = 0.02,
+    angular_tol: float = 0.2,
 ) -> dict[str, float]:
     """Summarise whether rollouts stay on their circle, from the first and the last window.
 
     The first window is steps ``[0, window)``, the last ``[T - window, T)`` (identical when T == window).
     Per sample (fits from ``window_statistics``): radius error ``|r_hat - radius|``, centre drift
     ``||c_last - c_first||``, RMS radial residual, angular step about the fitted centre. A sample keeps
-    its circle iff on the last window ``radius error < radius_tol``, ``drift < drift_tol``,
-    ``rms_residual < residual_tol`` and ``|angular_step - target| < angular_tol``, and its whole
-    trajectory is finite. Diversity: ``coverage_ratio`` (``uniform_coverage_ratio`` of the fitted
-    first-window centres against U(centre_low, centre_high)^2; ~1 if diverse, >> 1 if collapsed).
+    its circle iff on the last window ``radius error < radius_tol·radius``, ``drift < drift_tol·radius``,
+    ``rms_residual < residual_tol·radius`` and ``|angular_step - target| < angular_tol·|target|``, and
+    its whole trajectory is finite. The criteria scale with the circle: at ``radius = 1`` and a step of
+    0.1 rad they are 0.1, 0.1, 0.05 and 0.02 rad; a 0.5-radius circle may drift by 0.05.
+    Diversity: ``coverage_ratio`` (``uniform_coverage_ratio`` of the fitted first-window centres
+    against U(centre_low, centre_high)^2; ~1 if diverse, >> 1 if collapsed).
 
     Robustness: medians/means are over finite values only (a sample with NaN/inf is excluded there,
     and counted as not kept; ``nonfinite_share`` reports how many). Coverage uses finite centres only.
@@ -63,7 +65,9 @@ def circle_rollout_metrics(
         window: window length for the fits.
         generator: RNG for the coverage ratio; defaults to a fixed seed (0) so the same samples always
             score the same.
-        radius_tol, drift_tol, residual_tol, angular_tol: thresholds of ``keep_circle_share``.
+        radius_tol, drift_tol, residual_tol: thresholds of ``keep_circle_share`` as fractions of
+            ``radius``.
+        angular_tol: the angular-step threshold as a fraction of ``|angular_step|``.
 
     Returns:
         dict of Python floats/ints: ``num_samples``, ``horizon``, ``window``, ``radius_error_median``,
@@ -91,10 +95,10 @@ def circle_rollout_metrics(
     # that blow up between the two windows.
     kept = (
         finite_sample
-        & (radius_err < radius_tol)
-        & (drift < drift_tol)
-        & (residual < residual_tol)
-        & (ang_err < angular_tol)
+        & (radius_err < radius_tol * radius)
+        & (drift < drift_tol * radius)
+        & (residual < residual_tol * radius)
+        & (ang_err < angular_tol * abs(angular_step))
     )
 
     last = samples[:, horizon - window :].to(torch.float64)

@@ -1,0 +1,65 @@
+"""What every dataset gives the experiments, and the evaluation every dataset gets for free.
+
+A dataset subclasses `SequenceDataModule` and implements `ground_truth(num, length)`; `evaluate` and
+`curves` then compare generated windows with ground-truth windows at the same horizon
+(`utils.metrics.distribution`), each with its reference of two ground-truth draws. A dataset with
+closed-form measures (circles) adds its own to these, as `CircularArcDataModule` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from torch import Tensor
+
+from utils.metrics import window_distribution_curves, window_distribution_metrics
+from utils.plotting import plot_metric_curves
+
+
+class SequenceDataModule(pl.LightningDataModule):
+    """A LightningDataModule of sequences ``[B, T, D]``, with a ground truth of any length.
+
+    Subclasses set ``train_length`` (tokens per training sequence) and implement ``token_dim``,
+    ``statistics()`` and ``ground_truth(num, length)``.
+    """
+
+    train_length: int
+
+    @property
+    def token_dim(self) -> int:
+        raise NotImplementedError
+
+    def ground_truth(self, num: int, length: int) -> Tensor:
+        """``num`` independent reference sequences ``[num, length, D]``, never seen in training."""
+        raise NotImplementedError
+
+    def metric_window(self, samples: Tensor) -> int:
+        """Windows as long as the training sequences (or the whole rollout, if shorter)."""
+        return min(self.train_length, samples.shape[1])
+
+    def _truth_and_reference(self, samples: Tensor) -> tuple[Tensor, Tensor]:
+        """Two independent ground-truth draws ``[N, T, D]`` of the samples' size: the first to compare
+        with, the second to say what a perfect generator of N samples scores."""
+        n, horizon = samples.shape[0], samples.shape[1]
+        truth = self.ground_truth(2 * n, horizon)
+        return truth[:n], truth[n:]
+
+    def evaluate(self, samples: Tensor) -> dict[str, float]:
+        """Distances to the ground truth on the first and last windows of rollouts ``[N, T, D]``
+        (``utils.metrics.window_distribution_metrics``)."""
+        truth, reference = self._truth_and_reference(samples)
+        return window_distribution_metrics(samples, truth, reference, self.metric_window(samples))
+
+    def curves(self, samples: Tensor) -> dict[str, list[float]]:
+        """The same distances for every window over the horizon (stride ``W // 2``), with
+        ``window_end``: ``utils.metrics.window_distribution_curves``."""
+        truth, reference = self._truth_and_reference(samples)
+        return window_distribution_curves(samples, truth, reference, self.metric_window(samples))
+
+    def plot(self, samples: Tensor, out_dir: Path, title: str = "",
+             curves: dict[str, list[float]] | None = None) -> dict[str, Path]:
+        """The metric curves over the horizon; datasets add their own figures."""
+        curves = self.curves(samples) if curves is None else curves
+        return {"metric_curves": plot_metric_curves(curves, out_dir / "metric_curves.png",
+                                                    train_length=self.train_length, title=title)}

@@ -1,0 +1,46 @@
+"""Checks of the `experiment` keys of experiments that train with Lightning and roll out."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, ListConfig
+
+from utils.config_checks import (check, check_choice, is_int, non_negative, positive,
+                                 positive_int, probability)
+
+PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-mixed", "16-true")
+
+
+def check_training_config(cfg: DictConfig, tasks: list[str]) -> None:
+    """Raise `ConfigError` naming the first bad `experiment.*` key; `tasks`: the allowed ones."""
+    check(cfg, "experiment.tasks", lambda v: isinstance(v, ListConfig) and len(v) > 0
+          and all(task in tasks for task in v),
+          f"a non-empty list of tasks from {', '.join(tasks)}")
+    t = "experiment.training"
+    for key in ("max_steps", "batch_size", "num_nodes", "log_every_n_steps",
+                "checkpoint_every_n_steps"):
+        check(cfg, f"{t}.{key}", positive_int, "a positive integer")
+    check(cfg, f"{t}.lr", positive, "a positive number")
+    for key in ("weight_decay", "warmup_steps", "gradient_clip_val"):
+        check(cfg, f"{t}.{key}", non_negative, "a non-negative number")
+    check(cfg, f"{t}.max_bad_steps", lambda v: is_int(v) and v >= 0, "a non-negative integer")
+    check(cfg, f"{t}.min_lr_ratio", probability, "in [0, 1]")
+    check(cfg, f"{t}.betas", lambda v: isinstance(v, ListConfig) and len(v) == 2
+          and all(probability(b) for b in v), "two numbers in [0, 1]")
+    check_choice(cfg, f"{t}.lr_schedule", ("cosine", "constant"))
+    check(cfg, f"{t}.precision", lambda v: str(v) in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
+    check(cfg, f"{t}.devices", lambda v: positive_int(v) or v == "auto", "a positive integer or auto")
+    check_choice(cfg, f"{t}.accelerator", ("auto", "cpu", "gpu", "cuda", "mps"))
+    check_choice(cfg, f"{t}.float32_matmul_precision", ("highest", "high", "medium"))
+    check(cfg, f"{t}.compile", lambda v: isinstance(v, bool), "true or false")
+    train_length = cfg.dataset.train_length
+    for group in ("validation", "rollout"):
+        g = f"experiment.{group}"
+        check(cfg, f"{g}.num_samples", positive_int, "a positive integer")
+        check(cfg, f"{g}.horizon", lambda v: is_int(v) and v >= train_length,
+              f"an integer >= dataset.train_length ({train_length})")
+    check(cfg, "experiment.validation.every_n_steps", positive_int, "a positive integer")
+    check(cfg, "experiment.validation.nfe", positive_int, "a positive integer")
+    check(cfg, "experiment.rollout.nfe", lambda v: positive_int(v) or (
+        isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
+        "a positive integer or a non-empty list of them, e.g. [1,2,4]")
+    check(cfg, "experiment.rollout.batch_size", positive_int, "a positive integer")
