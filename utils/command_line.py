@@ -97,13 +97,23 @@ def expand_resume(overrides: list[str]) -> list[str]:
     if any(key_of(o) in ("hydra.run.dir", "hydra.sweep.dir") for o in overrides):
         raise ConfigError("resume= sets the run folder itself: drop hydra.run.dir/hydra.sweep.dir")
     roots = run_roots(overrides)
-    run_dir = find_run(token, "resume", roots)
+    try:
+        run_dir = find_run(token, "resume", roots)
+    except ConfigError:
+        if value_of(overrides, "wandb.mode") != "online":
+            raise
+        from utils.run_lookup import fetch_online_run
+
+        wandb_cfg = compose([o for o in overrides if key_of(o).startswith("wandb.")]).wandb
+        run_dir = fetch_online_run(token, wandb_cfg.entity, wandb_cfg.project, roots[0])
     saved, records = saved_overrides(run_dir)
     extra = [o for o in overrides if key_of(o) != "resume"]
     extra_keys = {key_of(o) for o in extra}
     merged = [o for o in saved if key_of(o) not in extra_keys] + extra
-    return [*merged, f"resume={run_dir}", f"hydra.run.dir={run_dir}",
-            f"hydra.output_subdir=.hydra/resume_{records + 1}"]
+    # A given hydra.output_subdir is kept: a Slurm job's tasks other than 0 pass null (one record).
+    record = ([] if "hydra.output_subdir" in extra_keys
+              else [f"hydra.output_subdir=.hydra/resume_{records + 1}"])
+    return [*merged, f"resume={run_dir}", f"hydra.run.dir={run_dir}", *record]
 
 
 def run_roots(overrides: list[str]) -> list[str]:

@@ -60,6 +60,7 @@ def validate(cfg: DictConfig, registries: dict[str, dict[str, Any]]) -> None:
     so adding an algorithm, dataset or experiment never means editing this file."""
     check(cfg, "seed", lambda v: is_int(v) and v >= 0, "a non-negative integer")
     check_choice(cfg, "wandb.mode", WANDB_MODES)
+    check(cfg, "wandb.log_checkpoints", lambda v: isinstance(v, bool), "true or false")
     for group, registry in registries.items():
         check_choice(cfg, f"{group}.name", list(registry))
     for key in ("load", "resume"):

@@ -83,12 +83,15 @@ def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str,
     if cfg.wandb.mode != "disabled":
         import wandb
 
+        # The overrides travel with the run, so resume=<id> can rebuild it on another machine.
+        config = {**OmegaConf.to_container(cfg, resolve=True), "_overrides": task_overrides()}
         run = wandb.init(project=cfg.wandb.project, entity=cfg.wandb.entity, mode=cfg.wandb.mode,
                          name=run_name, dir=str(output_dir), id=wandb_id,
-                         resume="allow" if wandb_id else None,
-                         config=OmegaConf.to_container(cfg, resolve=True))
+                         resume="allow" if wandb_id else None, config=config)
+        upload = cfg.wandb.mode == "online" and cfg.wandb.get("log_checkpoints", False)
         loggers.append(ResumedWandbLogger(experiment=run, save_dir=str(output_dir),
-                                          skip_through=csv_logger.logged_through))
+                                          skip_through=csv_logger.logged_through,
+                                          log_model="all" if upload else False))
         wandb_id = run.id
         segments = sorted((output_dir / "wandb").glob(f"offline-run-*-{run.id}*"))
         hint = ""
@@ -101,6 +104,17 @@ def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str,
                     output_dir=str(output_dir), status="running",
                     resumes=previous.get("resumes", -1) + 1 if resume_step is not None else 0)
     return loggers
+
+
+def task_overrides() -> list[str]:
+    """The command line's task overrides (what `.hydra/overrides.yaml` records), `resume=` and
+    `load=` left out."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [o for o in HydraConfig.get().overrides.task
+            if o.partition("=")[0].lstrip("+~") not in ("resume", "load")]
 
 
 def finish_wandb() -> None:

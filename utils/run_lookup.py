@@ -57,3 +57,45 @@ def resolve_checkpoint(token: str, key: str, roots: Sequence[str | Path] = DEFAU
         raise ConfigError(f"{key}={token}: run {run} has no checkpoints/last.ckpt yet")
     return last
 
+
+
+def fetch_online_run(wandb_id: str, entity: str | None, project: str, root: str | Path) -> Path:
+    """An online run that is not on this machine, rebuilt under `<root>/resumed/<id>/` from wandb:
+    the overrides it was started with (recorded in its wandb config as `_overrides`) and its
+    newest checkpoint artifact (`model-<id>:latest`, uploaded by `wandb.log_checkpoints`).
+    A second call finds the folder already there."""
+    import wandb
+    import yaml
+
+    from utils.run_info import update_run_info
+
+    folder = (Path(root) / "resumed" / wandb_id).resolve()
+    if is_run_folder(folder):
+        return folder
+    path = "/".join(p for p in (entity, project, wandb_id) if p)
+    try:
+        api = wandb.Api()
+        run = api.run(path)
+    except Exception as error:  # no network, no such run, no permission
+        raise ConfigError(f"resume={wandb_id}: not found locally, and wandb could not fetch run "
+                          f"{path}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+                          ) from None
+    overrides = run.config.get("_overrides")
+    if not isinstance(overrides, list):
+        raise ConfigError(f"resume={wandb_id}: wandb run {path} records no _overrides (not started "
+                          f"by this framework?)")
+    checkpoint = None
+    try:
+        artifact = api.artifact(f"{path.rsplit('/', 1)[0]}/model-{wandb_id}:latest", type="model")
+        checkpoint = next(iter(sorted(Path(artifact.download(
+            root=str(folder / ".artifact"))).glob("*.ckpt"))), None)
+    except Exception:  # no checkpoint uploaded yet: the run starts again from step 0
+        checkpoint = None
+    (folder / ".hydra").mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoints").mkdir(exist_ok=True)
+    if checkpoint is not None:
+        checkpoint.replace(folder / "checkpoints" / "last.ckpt")
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    update_run_info(folder, wandb_id=wandb_id, wandb_mode="online", output_dir=str(folder),
+                    status="running", fetched_from=path)
+    return folder
