@@ -81,7 +81,9 @@ class SequenceGenerationExperiment(BaseExperiment):
         callbacks = [
             ModelCheckpoint(dirpath=self.output_dir / "checkpoints", filename="step_{step:07d}",
                             auto_insert_metric_name=False, every_n_train_steps=t.checkpoint_every_n_steps,
-                            save_top_k=-1, save_last=True),
+                            save_top_k=-1, save_last=True,
+                            # last.ckpt is always overwritten (a resumed run writes no last-v1)
+                            enable_version_counter=False),
             LearningRateMonitor(logging_interval="step"),
             RolloutMonitor(self.output_dir / "validation", v.num_samples, v.horizon, v.nfe,
                            self.cfg.seed),

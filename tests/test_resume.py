@@ -132,3 +132,22 @@ def test_resume_can_extend_a_finished_run(tmp_path: Path) -> None:
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     assert checkpoint["global_step"] == 8
     assert [s for s, _ in loss_rows(run)] == sorted({s for s, _ in loss_rows(run)})
+
+
+def test_ddp_resume_matches_an_uninterrupted_ddp_run(tmp_path: Path) -> None:
+    """Two ranks (gloo): each rank's data and noise are functions of (seed, step, rank), so a
+    DDP run resumed from a mid-run checkpoint ends where an uninterrupted one does."""
+    ddp = [*STEPS, "experiment.training.max_steps=16", "experiment.training.checkpoint_every_n_steps=8",
+           "experiment.training.devices=2", "experiment.training.strategy=ddp",
+           "experiment.tasks=[training]", "wandb.mode=disabled"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    run_main(*ddp, f"hydra.run.dir={full}", cwd=tmp_path)
+    run_main(*ddp, f"hydra.run.dir={cut}", cwd=tmp_path)
+    # Rewind the second run to its step-8 checkpoint, as if it had been killed after it.
+    (cut / "checkpoints" / "step_0000008.ckpt").replace(cut / "checkpoints" / "last.ckpt")
+    (cut / "checkpoints" / "step_0000016.ckpt").unlink()
+    (cut / "run.json").write_text((cut / "run.json").read_text().replace("finished", "running"))
+    result = run_main(f"resume={cut}", cwd=tmp_path)
+    assert "at step 8" in result.stdout
+    expected, got = weights(full), weights(cut)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)

@@ -86,7 +86,7 @@ def saved_overrides(run_dir: Path) -> tuple[list[str], int]:
 def expand_resume(overrides: list[str]) -> list[str]:
     """`resume=X extra...` -> the run's saved overrides, then `extra` (replacing any saved
     value of the same key), its folder as the run folder, and a new `.hydra/resume_<N>/`."""
-    from utils.run_lookup import DEFAULT_ROOTS, find_run
+    from utils.run_lookup import find_run
 
     token = value_of(overrides, "resume")
     if token in (None, "", "null"):
@@ -94,8 +94,6 @@ def expand_resume(overrides: list[str]) -> list[str]:
     if value_of(overrides, "load") not in (None, "", "null"):
         raise ConfigError("resume= and load= are exclusive: resume= continues a run (weights, "
                           "optimiser, step, data, wandb run); load= starts a new run from weights")
-    if any(key_of(o) in ("hydra.run.dir", "hydra.sweep.dir") for o in overrides):
-        raise ConfigError("resume= sets the run folder itself: drop hydra.run.dir/hydra.sweep.dir")
     roots = run_roots(overrides)
     try:
         run_dir = find_run(token, "resume", roots)
@@ -106,6 +104,11 @@ def expand_resume(overrides: list[str]) -> list[str]:
 
         wandb_cfg = compose([o for o in overrides if key_of(o).startswith("wandb.")]).wandb
         run_dir = fetch_online_run(token, wandb_cfg.entity, wandb_cfg.project, roots[0])
+    # Only the run's own folder may be named (as Lightning's DDP launcher does for rank > 0).
+    given = value_of(overrides, "hydra.run.dir")
+    if value_of(overrides, "hydra.sweep.dir") is not None or (
+            given is not None and Path(given.strip("'\"")).expanduser().resolve() != run_dir):
+        raise ConfigError("resume= sets the run folder itself: drop hydra.run.dir/hydra.sweep.dir")
     saved, records = saved_overrides(run_dir)
     extra = [o for o in overrides if key_of(o) != "resume"]
     extra_keys = {key_of(o) for o in extra}
@@ -113,6 +116,7 @@ def expand_resume(overrides: list[str]) -> list[str]:
     # A given hydra.output_subdir is kept: a Slurm job's tasks other than 0 pass null (one record).
     record = ([] if "hydra.output_subdir" in extra_keys
               else [f"hydra.output_subdir=.hydra/resume_{records + 1}"])
+    merged = [o for o in merged if key_of(o) != "hydra.run.dir"]
     return [*merged, f"resume={run_dir}", f"hydra.run.dir={run_dir}", *record]
 
 
