@@ -29,9 +29,12 @@ from utils.config_checks import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configurations"
 GROUPS = ("experiment", "algorithm", "dataset", "cluster")
-# Hydra's own flags that print or inspect instead of running: passed through unchecked.
+# Hydra's own flags that print, inspect or pick another config: passed through unchecked.
 INSPECT_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--version",
-                 "--shell-completion", "-sc", "--resolve", "-p", "--package"}
+                 "--shell-completion", "-sc", "--resolve", "-p", "--package",
+                 # another config than ours: Hydra composes and reports it as it is
+                 "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+                 "--experimental-rerun"}
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 
 
@@ -258,7 +261,7 @@ def check_resume(cfg: DictConfig, run_dir: Path) -> None:
 
 def prepare(argv: list[str]) -> list[str]:
     """Checked arguments for Hydra (see the module docstring)."""
-    if INSPECT_FLAGS & set(argv):
+    if INSPECT_FLAGS & {a.partition("=")[0] for a in argv}:
         return argv
     flags = [a for a in argv if a.startswith("-")]
     overrides = [a for a in argv if not a.startswith("-")]
