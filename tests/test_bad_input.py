@@ -45,7 +45,8 @@ def wandb_id(run: Path) -> str:
 # (overrides, the start of the one line after "error: "); "{run}", "{id}", "{file}" and "{root}"
 # are filled in from the fixture.
 BAD_INPUTS = [
-    (["algorithm=nope"], "algorithm=nope: unknown; choose one of flow_forcing, predictive"),
+    (["algorithm=nope"], "algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, "
+                         "predictive"),
     (["dataset=nope"], "dataset=nope: unknown; choose one of circular_arcs"),
     (["experiment=nope"], "experiment=nope: unknown; choose one of sequence_generation"),
     (["foo=bar"], "foo=bar: unknown key; "),

@@ -6,6 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from algorithms.common.backbones import BACKBONES
 from algorithms.common.context import ContextFeatures, shift_right
 from algorithms.common.network import FlowNetwork
 from algorithms.common.sampler import StreamingSampler, euler_solve, rollout
@@ -58,7 +59,7 @@ def test_context_features_sequence_matches_steps() -> None:
     assert (seq[:, 0] == 0).all(), "token 0 has no context"
 
 
-@pytest.mark.parametrize("backbone", ["gru", "lstm"])
+@pytest.mark.parametrize("backbone", BACKBONES)
 def test_step_mode_matches_sequence_mode(backbone: str) -> None:
     """Generation (one token at a time, carried state) sees what training (whole sequence) sees."""
     net = make_network(backbone)

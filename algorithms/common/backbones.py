@@ -1,14 +1,22 @@
 """Recurrent backbones with constant memory: a whole-sequence mode for training and a
-one-step mode that carries the state for generation. Both modes compute the same function."""
+one-step mode that carries the state for generation. Both modes compute the same function,
+and the carried state has a fixed size, whatever the number of tokens generated.
+
+Every backbone has this interface (`algorithm.backbone.name` picks one from `BACKBONES`):
+    sequence(inputs `[B, T, I]`) -> outputs `[B, T, H]`        (zero initial state)
+    step(input `[B, I]`, state or None) -> output `[B, H]`, state
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-import torch
 from torch import Tensor, nn
 
-State = Any  # a backbone's carried state: a tensor, or a tuple of tensors (LSTM)
+from algorithms.common.min_rnn import MinRNN
+from algorithms.common.selective_ssm import SelectiveSSM
+
+State = Any  # a backbone's carried state: a tensor, or a tuple of tensors (LSTM, selective SSM)
 
 
 class RecurrentBackbone(nn.Module):
@@ -38,10 +46,27 @@ class RecurrentBackbone(nn.Module):
         return outputs.squeeze(1), state
 
 
-BACKBONES = tuple(RecurrentBackbone.cells)
+# name -> (input_size, hidden_size, num_layers, dropout) -> module
+_BUILDERS: dict[str, Callable[[int, int, int, float], nn.Module]] = {
+    "gru": lambda i, h, n, p: RecurrentBackbone("gru", i, h, n, p),
+    "lstm": lambda i, h, n, p: RecurrentBackbone("lstm", i, h, n, p),
+    "mingru": lambda i, h, n, p: MinRNN("mingru", i, h, n, p),        # arXiv 2410.01201
+    "minlstm": lambda i, h, n, p: MinRNN("minlstm", i, h, n, p),      # arXiv 2410.01201
+    "selective_ssm": lambda i, h, n, p: SelectiveSSM(i, h, n, p),     # Mamba-style, CPU scan
+}
+BACKBONES = tuple(_BUILDERS)
 
 
 def build_backbone(name: str, input_size: int, hidden_size: int, num_layers: int,
-                   dropout: float) -> RecurrentBackbone:
-    """The backbone registry: `algorithm.backbone.name` -> module."""
-    return RecurrentBackbone(name, input_size, hidden_size, num_layers, dropout)
+                   dropout: float) -> nn.Module:
+    """The backbone registry: `algorithm.backbone.name` -> module with `sequence` and `step`."""
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return _BUILDERS[name](input_size, hidden_size, num_layers, dropout)
+
+
+def state_numel(state: State) -> int:
+    """Number of elements a carried state holds (for checks that memory does not grow)."""
+    if isinstance(state, Tensor):
+        return state.numel()
+    return sum(state_numel(s) for s in state)

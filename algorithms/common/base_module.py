@@ -1,5 +1,5 @@
 """The LightningModule wiring shared by every trajectory model: network, EMA, optimiser,
-logging and generation. Subclasses define only `training_loss`."""
+logging and generation. Subclasses define `training_loss`, and may replace `sample`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from algorithms.common.config_checks import check_network_config
-from algorithms.common.network import FlowNetwork
+from algorithms.common.network import FlowNetwork, build_network
 from algorithms.common.sampler import rollout
 from utils.seeding import stream_generator, stream_seed
 
@@ -39,7 +39,7 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         super().__init__()
         self.cfg, self.optim, self.seed = cfg, optim, seed
         self.bad_steps_left = int(optim.get("max_bad_steps", 0))
-        self.network = FlowNetwork(cfg, token_dim, statistics)
+        self.network = build_network(cfg, token_dim, statistics)
         self.ema: AveragedModel | None = None
         if cfg.ema.decay:
             self.ema = AveragedModel(self.network, use_buffers=True,
@@ -139,9 +139,15 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         network.eval()
         try:
             generator = stream_generator(seed, ROLLOUT_STREAM, nfe, device=self.device)
-            return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator)
+            return self.sample(network, num_samples, horizon, nfe, batch_size, generator)
         finally:
             network.train(was_training)
+
+    def sample(self, network: FlowNetwork, num_samples: int, horizon: int, nfe: int,
+               batch_size: int | None, generator: torch.Generator) -> Tensor:
+        """The algorithm's sampler (`generate` calls it in eval mode, without gradients): by
+        default K = nfe Euler steps of the average velocity per token (1 NFE: one jump)."""
+        return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The algorithm config travels with the weights, so a checkpoint says what it holds.

@@ -28,18 +28,19 @@ class FlowHead(nn.Module):
 
     prediction = "endpoint" (the seed's): the network outputs an endpoint x̂ and v = x̂ − z, so
     one step from t = 0 to 1 returns x̂. prediction = "velocity": the network outputs v itself.
+    time_scale stretches t before the sinusoids (see SinusoidalEmbedding).
     """
 
     def __init__(self, state_size: int, token_dim: int, width: int, depth: int,
-                 time_dim: int, prediction: str = "endpoint") -> None:
+                 time_dim: int, prediction: str = "endpoint", time_scale: float = 1000.0) -> None:
         super().__init__()
         if prediction not in ("endpoint", "velocity"):
             raise ValueError(f"prediction must be 'endpoint' or 'velocity', got {prediction!r}")
         self.prediction = prediction
         self.condition = nn.Linear(state_size, width)
         self.embed_token = nn.Linear(token_dim, width, bias=False)
-        self.embed_start = SinusoidalEmbedding(time_dim, width)
-        self.embed_end = SinusoidalEmbedding(time_dim, width)
+        self.embed_start = SinusoidalEmbedding(time_dim, width, time_scale)
+        self.embed_end = SinusoidalEmbedding(time_dim, width, time_scale)
         self.blocks = nn.Sequential(*[ResidualBlock(width) for _ in range(depth)])
         self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, token_dim))
 

@@ -5,9 +5,12 @@
 
 The recurrence reads only the previous tokens (clean, corrupted or generated), never the
 noisy current token, so the loss runs it once and K-step sampling costs one update + K heads.
+`algorithm.network.kind: seed` builds the first seed's network instead (seed_network.py).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 from torch import Tensor, nn
@@ -15,7 +18,13 @@ from torch import Tensor, nn
 from algorithms.common.backbones import State, build_backbone
 from algorithms.common.context import ContextFeatures
 from algorithms.common.flow_head import FlowHead
+from algorithms.common.seed_network import SeedFlowNetwork
 from algorithms.common.token_space import TokenSpace
+
+if TYPE_CHECKING:
+    from algorithms.common.sampler import Solver
+
+NETWORK_KINDS = ("split", "seed")
 
 
 class FlowNetwork(nn.Module):
@@ -28,7 +37,8 @@ class FlowNetwork(nn.Module):
                                        cfg.backbone.hidden_size, cfg.backbone.num_layers,
                                        cfg.backbone.dropout)
         self.head = FlowHead(cfg.backbone.hidden_size, token_dim, cfg.head.width, cfg.head.depth,
-                             cfg.head.time_dim, cfg.head.prediction)
+                             cfg.head.time_dim, cfg.head.prediction,
+                             cfg.head.get("time_scale", 1000.0))
 
     def encode(self, context: Tensor) -> Tensor:
         """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) -> the heads'
@@ -45,3 +55,20 @@ class FlowNetwork(nn.Module):
     def velocity(self, c: Tensor, z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:
         """v `[..., D]` moving z `[..., D]` from t_start to t_end `[...]`, conditioned on c."""
         return self.head(c, z, t_start, t_end)
+
+    def solve_step(self, c: Tensor, noise: Tensor, solver: Solver, nfe: int, state: State | None
+                   ) -> tuple[Tensor, State | None]:
+        """One token `[B, D]` from noise: `nfe` head calls on the conditioning c `[B, W]`; the
+        state (already moved by `encode_step`) passes through."""
+        return solver(lambda z, t0, t1: self.velocity(c, z, t0, t1), noise, nfe), state
+
+
+def build_network(cfg: DictConfig, token_dim: int, statistics: dict[str, Tensor]) -> nn.Module:
+    """`algorithm.network.kind`: split (default: recurrence on the context, per-token head) or
+    seed (the first seed's: the noisy token enters the recurrence)."""
+    kind = cfg.get("network", {}).get("kind", "split")
+    if kind == "seed":
+        return SeedFlowNetwork(cfg, token_dim, statistics)
+    if kind != "split":
+        raise ValueError(f"unknown network kind {kind!r}; choose one of {NETWORK_KINDS}")
+    return FlowNetwork(cfg, token_dim, statistics)

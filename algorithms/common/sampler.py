@@ -13,6 +13,7 @@ from algorithms.common.backbones import State
 from algorithms.common.network import FlowNetwork
 
 Velocity = Callable[[Tensor, Tensor, Tensor], Tensor]
+Solver = Callable[[Velocity, Tensor, int], Tensor]  # (velocity, noise, nfe) -> normalised token
 
 
 def euler_solve(velocity: Velocity, z: Tensor, nfe: int) -> Tensor:
@@ -33,13 +34,19 @@ def euler_solve(velocity: Velocity, z: Tensor, nfe: int) -> Tensor:
 class StreamingSampler(nn.Module):
     """A batch of generation streams: `reset(B)`, then each `step()` returns the next token `[B, D]`.
 
-    Per token: one recurrent update on the previous token, then `nfe` head calls from noise.
-    The generated token becomes the next context exactly as generated.
+    Per token: one recurrent update on the previous token, then `nfe` head calls from noise
+    (`solver`, default `euler_solve`; the seed's network instead makes `nfe` calls that each
+    run the recurrence one step on the noisy token, see seed_network.py). The generated token
+    becomes the next context exactly as generated, or with N(0, context_noise²) added
+    (Diffusion Forcing's stabilisation; the token returned is the one generated, the noisy copy
+    is only what the recurrence reads).
     """
 
-    def __init__(self, network: FlowNetwork, nfe: int = 1) -> None:
+    def __init__(self, network: FlowNetwork, nfe: int = 1, solver: Solver = euler_solve,
+                 context_noise: float = 0.0) -> None:
         super().__init__()
         self.network, self.nfe = network, nfe
+        self.solver, self.context_noise = solver, context_noise
         self.state: State | None = None
         self.index = 0
         self.context: Tensor | None = None
@@ -57,14 +64,18 @@ class StreamingSampler(nn.Module):
         if self.context is None:
             raise RuntimeError("call reset(num_streams) before step()")
         net = self.network
-        h, self.state = net.encode_step(self.context, self.previous, self.index, self.state)
+        c, state = net.encode_step(self.context, self.previous, self.index, self.state)
         if noise is None:
             noise = torch.randn(self.context.shape, generator=generator,
                                 device=self.context.device, dtype=self.context.dtype)
-        y = euler_solve(lambda z, t0, t1: net.velocity(h, z, t0, t1), noise, self.nfe)
+        y, self.state = net.solve_step(c, noise, self.solver, self.nfe, state)
         first = torch.full(y.shape[:-1], self.index == 0, dtype=torch.bool, device=y.device)
         token = net.token_space.decode_step(y, self.context, first)
-        self.previous, self.context = self.context, token
+        context = token
+        if self.context_noise > 0:
+            context = token + self.context_noise * torch.randn(
+                token.shape, generator=generator, device=token.device, dtype=token.dtype)
+        self.previous, self.context = self.context, context
         self.index += 1
         return token
 
@@ -74,12 +85,14 @@ class StreamingSampler(nn.Module):
 @torch.no_grad()
 def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
             batch_size: int | None = None, device: torch.device | str = "cpu",
-            generator: torch.Generator | None = None) -> Tensor:
+            generator: torch.Generator | None = None, solver: Solver = euler_solve,
+            context_noise: float = 0.0) -> Tensor:
     """Generate `[num_samples, horizon, D]` tokens (float32, on the CPU), `batch_size` streams
-    at a time. `generator` must live on `device`."""
+    at a time. `generator` must live on `device`. `solver`, `context_noise`: see
+    `StreamingSampler`."""
     batch_size = batch_size or num_samples
     out = torch.empty(num_samples, horizon, network.token_dim)
-    sampler = StreamingSampler(network, nfe)
+    sampler = StreamingSampler(network, nfe, solver, context_noise)
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         sampler.reset(stop - start, device=device)

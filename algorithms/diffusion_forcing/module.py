@@ -1,0 +1,65 @@
+"""The multi-step baseline (the second seed's method, Diffusion Forcing, arXiv 2407.01392):
+the same network trained by plain flow matching with an independent flow time per token,
+sampled with K = `experiment.rollout.nfe` Euler steps per token.
+
+    loss = ‖v(z_t, t → t) − (y − e)‖²,  z_t = (1 − t)·e + t·y,  t drawn per token
+
+No shortcut or MeanFlow term: v(·, t → t) is the instantaneous velocity, so one step per token
+returns the mean of the next token, and quality needs K ≫ 1. The context is corrupted as in
+flow_forcing (clean | gaussian); at sampling, generated tokens are fed back with
+`sampling.stabilization_noise` (Diffusion Forcing's stabilisation), under the autoregressive
+or the pyramid schedule (`sampling.schedule`, `sampling.chunk`; see sampling.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from torch import Tensor
+
+from algorithms.common.base_module import TrajectoryModel
+from algorithms.common.context import gaussian_corruption, shift_right
+from algorithms.common.network import FlowNetwork
+from algorithms.common.sampler import rollout
+from algorithms.diffusion_forcing.sampling import flow_euler_solve, pyramid_rollout
+from algorithms.flow_forcing.shortcut_loss import lerp
+from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
+from utils.config_checks import ConfigError, check, check_choice, non_negative, positive_int
+
+SCHEDULES = ("autoregressive", "pyramid")
+
+
+class DiffusionForcing(TrajectoryModel):
+    @classmethod
+    def check_config(cls, cfg: DictConfig) -> None:
+        super().check_config(cfg)  # the network's keys (surrogate context: flow_forcing only)
+        check_choice(cfg, "algorithm.time_sampler.kind", TIME_SAMPLERS)
+        if check_choice(cfg, "algorithm.sampling.schedule", SCHEDULES) == "pyramid" and \
+                cfg.algorithm.network.kind == "seed":
+            raise ConfigError("algorithm.sampling.schedule=pyramid: needs algorithm.network."
+                              "kind=split (the seed's network reads the noisy token itself)")
+        check(cfg, "algorithm.sampling.chunk", positive_int, "a positive integer")
+        check(cfg, "algorithm.sampling.stabilization_noise", non_negative, "a non-negative number")
+
+    def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        cfg = self.cfg
+        t = sample_times(x.shape[:-1], cfg.time_sampler.kind, device=x.device)["t0"]
+        noise = torch.randn_like(x)
+        if cfg.context.corruption == "gaussian":
+            context = shift_right(gaussian_corruption(x, cfg.context.noise_max))
+        else:
+            context = shift_right(x)
+        y = network.token_space.encode(x, context)
+        h = network.encode(context)
+        flow = F.mse_loss(network.velocity(h, lerp(noise, y, t), t, t), y - noise)
+        return flow, {"flow": flow.detach()}
+
+    def sample(self, network: FlowNetwork, num_samples: int, horizon: int, nfe: int,
+               batch_size: int | None, generator: torch.Generator) -> Tensor:
+        s = self.cfg.sampling
+        if s.schedule == "pyramid":
+            return pyramid_rollout(network, num_samples, horizon, nfe, s.chunk, batch_size,
+                                   self.device, generator, s.stabilization_noise)
+        return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
+                       solver=flow_euler_solve, context_noise=s.stabilization_noise)
