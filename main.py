@@ -27,6 +27,13 @@ OmegaConf.register_new_resolver("suffix", lambda x: f"_{x}" if x else "", replac
 
 @hydra.main(config_path="configurations", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from utils.cluster import in_cluster_job
+
+    if cfg.get("cluster") is not None and not in_cluster_job():
+        from utils.cluster.submit import queue_submission
+
+        queue_submission(cfg)  # cluster=<name>: submitted once Hydra returns, not trained here
+        return
     # Heavy imports happen here, after Hydra parsed the command line (so --help is quick).
     import pytorch_lightning as pl
     import torch
@@ -65,3 +72,6 @@ if __name__ == "__main__":
 
     sys.argv = [sys.argv[0], *prepare(sys.argv[1:])]
     main()
+    from utils.cluster.submit import submit_queued
+
+    submit_queued()  # cluster=<name>: every run Hydra composed above, as Slurm job(s)

@@ -121,4 +121,8 @@ def finish_wandb() -> None:
     """Close the wandb run, if any, so its files are complete on disk."""
     wandb = sys.modules.get("wandb")  # not imported at all when wandb.mode=disabled
     if wandb is not None and wandb.run is not None:
-        wandb.finish()
+        try:
+            wandb.finish()
+        except (ConnectionError, OSError) as error:
+            # Slurm's SIGTERM also ends wandb's service process: what it had is already on disk.
+            print(f"warning: wandb could not finish cleanly ({type(error).__name__})", flush=True)
