@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -44,7 +45,10 @@ class ResumableCSVLogger(CSVLogger):
     @rank_zero_experiment
     def experiment(self) -> Any:
         first = self._experiment is None
-        writer = super().experiment  # creating the writer deletes an old metrics.csv
+        with warnings.catch_warnings():
+            if self._kept_header:  # its "will be deleted" warning: the rows are written back below
+                warnings.filterwarnings("ignore", message="Experiment logs directory")
+            writer = super().experiment  # creating the writer deletes an old metrics.csv
         if first and self._kept_header:
             writer.metrics_keys = sorted(self._kept_header)
             with open(writer.metrics_file_path, "w", newline="") as file:
