@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
@@ -76,8 +76,27 @@ class ArcBatches(Dataset):
         return self.arcs.sample(self.batch_size, self.length, generator)
 
 
+@dataclass
+class CircularArcsSchema:
+    """The `dataset` keys and their types (values in the YAML); OmegaConf checks the types,
+    `CircularArcDataModule.check_config` the ranges."""
+
+    name: str = MISSING
+    radius: float = MISSING
+    angular_speed: float = MISSING
+    dt: float = MISSING
+    centre_low: float = MISSING
+    centre_high: float = MISSING
+    noise_std: float = MISSING
+    train_length: int = MISSING
+    rollout_horizon: int = MISSING
+    num_eval_batches: int = MISSING
+
+
 class CircularArcDataModule(SequenceDataModule):
     """Circular arcs for training (length `train_length`) and evaluation (any horizon)."""
+
+    config_schema = CircularArcsSchema
 
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:

@@ -12,7 +12,7 @@ from utils.config_checks import ConfigError
 
 class BaseExperiment:
     #: public attributes that are not tasks
-    not_tasks = frozenset({"run", "available_tasks", "not_tasks", "check_config"})
+    not_tasks = frozenset({"run", "available_tasks", "not_tasks", "check_config", "config_schema"})
 
     def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
         self.cfg, self.output_dir = cfg, output_dir

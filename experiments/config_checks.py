@@ -2,10 +2,63 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, ListConfig
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, ListConfig
 
 from utils.config_checks import (check, check_choice, is_int, non_negative, positive,
                                  positive_int, probability)
+
+@dataclass
+class TrainingSchema:
+    max_steps: int = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    betas: list[float] = MISSING
+    lr_schedule: str = MISSING
+    warmup_steps: int = MISSING
+    min_lr_ratio: float = MISSING
+    gradient_clip_val: float = MISSING
+    precision: str = MISSING
+    accelerator: str = MISSING
+    devices: Any = MISSING  # an integer or "auto"
+    num_nodes: int = MISSING
+    strategy: str = MISSING
+    log_every_n_steps: int = MISSING
+    checkpoint_every_n_steps: int = MISSING
+    max_bad_steps: int = MISSING
+    compile: bool = MISSING
+    float32_matmul_precision: str = MISSING
+
+
+@dataclass
+class ValidationSchema:
+    every_n_steps: int = MISSING
+    num_samples: int = MISSING
+    horizon: int = MISSING
+    nfe: int = MISSING
+
+
+@dataclass
+class RolloutSchema:
+    num_samples: int = MISSING
+    horizon: int = MISSING
+    nfe: Any = MISSING  # an integer or a list of them
+    batch_size: int = MISSING
+
+
+@dataclass
+class TrainingExperimentSchema:
+    """The keys and types of an experiment that trains with Lightning and rolls out (values in
+    its YAML); OmegaConf checks them, `check_training_config` the ranges."""
+    name: str = MISSING
+    tasks: list[str] = MISSING
+    training: TrainingSchema = field(default_factory=TrainingSchema)
+    validation: ValidationSchema = field(default_factory=ValidationSchema)
+    rollout: RolloutSchema = field(default_factory=RolloutSchema)
+
 
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-mixed", "16-true")
 

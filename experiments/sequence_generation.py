@@ -21,7 +21,7 @@ from algorithms.common.base_module import TrajectoryModel
 from datasets import DATASET_REGISTRY
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
-from experiments.config_checks import check_training_config
+from experiments.config_checks import TrainingExperimentSchema, check_training_config
 from algorithms.common.base_module import NonFiniteLossError
 from utils.checkpoints import AtomicCheckpointIO, load_weights, read_global_step
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
@@ -36,6 +36,8 @@ class SequenceGenerationExperiment(BaseExperiment):
     def __init__(self, cfg: DictConfig, output_dir: Path, run_name: str) -> None:
         super().__init__(cfg, output_dir)
         self.run_name = run_name
+
+    config_schema = TrainingExperimentSchema  # the keys' types, checked by OmegaConf
 
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:

@@ -55,6 +55,10 @@ BAD_INPUTS = [
     (["experiment.training.max_step=5"], "experiment.training.max_step=5: unknown key; closest "
                                          "valid keys: experiment.training.max_steps"),
     (["seed=[1"], "seed=[1"),
+    (["+dataset.colour=red"], "dataset.colour: unknown key; allowed: name, radius, "),
+    (["dataset.radius=big"], "dataset.radius=big: must be a number"),
+    (["experiment.training.compile=maybe"], "experiment.training.compile=maybe: must be true or "
+                                            "false"),
     (["-x"], "-x: unknown flag"),
     (["dataset.train_length=-5"], "dataset.train_length=-5: must be an integer >= 3"),
     (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),

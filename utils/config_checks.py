@@ -4,9 +4,13 @@ each group's keys (`check_config` of every algorithm, dataset and experiment).""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from typing import Any, Callable
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
 
 WANDB_MODES = ("offline", "online", "disabled")
 
@@ -54,6 +58,29 @@ def check_choice(cfg: DictConfig, key: str, allowed: tuple | list) -> Any:
     return check(cfg, key, lambda v: v in allowed, f"one of {', '.join(map(str, allowed))}")
 
 
+TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
+              "Bool": "true or false", "String": "a string"}
+
+
+def check_types(cfg: DictConfig, group: str, schema: type) -> None:
+    """Types and key names of `cfg[group]` against a dataclass of its keys (`MISSING` values:
+    the YAML holds the defaults), checked by OmegaConf's structured configs; ranges and rules
+    between keys are the owner's `check_config`. One line naming the key on failure."""
+    values = OmegaConf.create(OmegaConf.to_container(cfg[group], resolve=True))
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), values)
+    except ConfigKeyError as error:
+        owner = error.object_type if dataclasses.is_dataclass(error.object_type) else schema
+        allowed = ", ".join(f.name for f in dataclasses.fields(owner))
+        raise ConfigError(f"{group}.{error.full_key}: unknown key; allowed: {allowed}") from None
+    except ValidationError as error:
+        found = re.search(r"converted to (\w+)|not a valid (\w+)", str(error.msg))
+        wanted = next((g for g in found.groups() if g), "") if found else ""
+        raise ConfigError(f"{group}.{error.full_key}={error.value}: must be "
+                          f"{TYPE_WORDS.get(wanted.capitalize(), wanted or 'of another type')}"
+                          ) from None
+
+
 def validate(cfg: DictConfig, registries: dict[str, dict[str, Any]]) -> None:
     """Raise `ConfigError` on the first bad value. The root keys are checked here; each group's
     keys by the class that owns them (`check_config(cfg)`: an algorithm's beside the algorithm),
@@ -69,7 +96,10 @@ def validate(cfg: DictConfig, registries: dict[str, dict[str, Any]]) -> None:
     check(cfg, "run_roots", lambda v: isinstance(v, ListConfig) and all(isinstance(r, str) for r in v),
           "a list of folders, e.g. [outputs,multirun]")
     for group, registry in registries.items():
-        registry[cfg[group].name].check_config(cfg)
+        owner = registry[cfg[group].name]
+        if getattr(owner, "config_schema", None) is not None:
+            check_types(cfg, group, owner.config_schema)
+        owner.check_config(cfg)
     if cfg.get("cluster") is not None:  # cluster=<name>: its keys, checked beside the Slurm code
         from utils.cluster.config_checks import check_cluster_config
 
