@@ -8,6 +8,7 @@ closed-form measures (circles) adds its own to these, as `CircularArcDataModule`
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -17,7 +18,7 @@ from utils.metrics import window_distribution_curves, window_distribution_metric
 from utils.plotting import plot_metric_curves
 
 
-class SequenceDataModule(pl.LightningDataModule):
+class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     """A LightningDataModule of sequences ``[B, T, D]``, with a ground truth of any length.
 
     Subclasses set ``train_length`` (tokens per training sequence) and implement ``token_dim``,
@@ -27,12 +28,13 @@ class SequenceDataModule(pl.LightningDataModule):
     train_length: int
 
     @property
+    @abc.abstractmethod
     def token_dim(self) -> int:
-        raise NotImplementedError
+        """The size D of one token."""
 
+    @abc.abstractmethod
     def ground_truth(self, num: int, length: int) -> Tensor:
         """``num`` independent reference sequences ``[num, length, D]``, never seen in training."""
-        raise NotImplementedError
 
     def metric_window(self, samples: Tensor) -> int:
         """Windows as long as the training sequences (or the whole rollout, if shorter)."""
