@@ -23,12 +23,13 @@ from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
 from experiments.config_checks import TrainingExperimentSchema, check_training_config
 from algorithms.common.base_module import NonFiniteLossError
-from utils.checkpoints import AtomicCheckpointIO, load_weights, read_global_step
+from utils.checkpoints import (AtomicCheckpointIO, load_weights, read_global_step,
+                               resumable_checkpoint)
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
 from utils.config_checks import ConfigError
 from utils.run_lookup import resolve_checkpoint
 from utils.device import resolve_device
-from utils.loggers import build_loggers
+from utils.loggers import build_loggers, logged_training_steps
 from utils.samples import save_samples
 
 
@@ -66,9 +67,13 @@ class SequenceGenerationExperiment(BaseExperiment):
 
     @cached_property
     def resume_checkpoint(self) -> Path | None:
-        """`resume=...`: the run folder's `last.ckpt` (None before its first checkpoint)."""
-        last = self.output_dir / "checkpoints" / "last.ckpt"
-        return last if self.cfg.get("resume") and last.is_file() else None
+        """`resume=...`: the newest checkpoint whose step made it into the log (`last.ckpt` but
+        for a kill between the two writes); None before the first checkpoint."""
+        if not self.cfg.get("resume"):
+            return None
+        return resumable_checkpoint(self.output_dir / "checkpoints",
+                                    logged_training_steps(self.output_dir),
+                                    self.cfg.experiment.training.log_every_n_steps)
 
     @cached_property
     def loggers(self) -> list[Logger]:

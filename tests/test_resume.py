@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,4 +151,29 @@ def test_ddp_resume_matches_an_uninterrupted_ddp_run(tmp_path: Path) -> None:
     result = run_main(f"resume={cut}", cwd=tmp_path)
     assert "at step 8" in result.stdout
     expected, got = weights(full), weights(cut)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+
+
+def test_kill_between_checkpoint_and_its_log_row(uninterrupted: Path, tmp_path: Path) -> None:
+    """Lightning writes step 80's checkpoint before step 80's log row. A kill in between (made
+    here by hand) must not leave a hole in the loss curve: the run continues from step 40."""
+    run = tmp_path / "cut"
+    shutil.copytree(uninterrupted, run)
+    checkpoints = run / "checkpoints"
+    shutil.copy(checkpoints / "step_0000080.ckpt", checkpoints / "last.ckpt")
+    for late in (120, 160, 200, 240):
+        (checkpoints / f"step_{late:07d}.ckpt").unlink()
+    log = run / "csv" / "metrics.csv"
+    with log.open(newline="") as file:
+        reader = csv.DictReader(file)
+        header, rows = reader.fieldnames, [r for r in reader if int(r["step"]) < 79]
+    with log.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    (run / "run.json").write_text((run / "run.json").read_text().replace("finished", "running"))
+    result = run_main(f"resume={run}", cwd=tmp_path)
+    assert f"from {checkpoints / 'step_0000040.ckpt'} at step 40" in result.stdout
+    assert loss_rows(run) == loss_rows(uninterrupted)
+    expected, got = weights(uninterrupted), weights(run)
     assert all(torch.equal(expected[k], got[k]) for k in expected)

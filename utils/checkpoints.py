@@ -57,3 +57,23 @@ def read_global_step(path: str | Path) -> int:
     """The global step a Lightning checkpoint was saved at."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     return int(checkpoint.get("global_step", 0))
+
+
+def resumable_checkpoint(folder: Path, logged_steps: set[int], log_every_n_steps: int
+                         ) -> Path | None:
+    """The checkpoint a resumed run continues from: the newest whose own step is in the log.
+
+    Lightning saves a step's checkpoint before it logs that step's training metrics, so a kill
+    between the two leaves `last.ckpt` ahead of the log by one row that a resumed run would never
+    write. Such a checkpoint is passed over for the one before it (resumption is exact from any
+    checkpoint, so only time is lost). A checkpoint at step G needs the row at the last logging
+    step before G: s = ⌊G / L⌋·L − 1 for L = `log_every_n_steps` (none when s < 0).
+    """
+    candidates = [p for p in [folder / "last.ckpt", *sorted(folder.glob("step_*.ckpt"),
+                                                            reverse=True)] if p.is_file()]
+    for path in candidates:
+        step = read_global_step(path)
+        needed = step // log_every_n_steps * log_every_n_steps - 1
+        if needed < 0 or needed in logged_steps:
+            return path
+    return None

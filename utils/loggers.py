@@ -73,6 +73,16 @@ class ResumedWandbLogger(WandbLogger):
         super().log_metrics(metrics, step)
 
 
+def logged_training_steps(output_dir: Path) -> set[int]:
+    """The steps `csv/metrics.csv` holds a `train/loss` for (empty without a log)."""
+    path = Path(output_dir) / "csv" / "metrics.csv"
+    if not path.is_file():
+        return set()
+    with path.open(newline="") as file:
+        return {int(row["step"]) for row in csv.DictReader(file)
+                if row.get("train/loss") and row.get("step", "").isdigit()}
+
+
 def build_loggers(cfg: DictConfig, output_dir: Path, run_name: str,
                   resume_step: int | None = None) -> list[Logger]:
     """CSV under `csv/`, wandb under `wandb/`; only rank 0 opens a wandb run (other DDP ranks
