@@ -61,6 +61,10 @@ class CheckpointOnSignal(Callback):
         # Any rank signalled: all stop here (a collective, as Lightning's own SIGTERM check).
         if not trainer.strategy.reduce_boolean_decision(self.signalled, all=False):
             return
+        # This step's log row first: Lightning writes it after this hook, which the stop below
+        # skips, and the resumed run starts after this step (utils.checkpoints would otherwise
+        # pass over a checkpoint whose step is missing from the log).
+        trainer._logger_connector.update_train_step_metrics()
         trainer.save_checkpoint(self.last)  # the trainer's AtomicCheckpointIO: never torn
         if rank_zero_only.rank == 0:
             print(f"stopped by SIGTERM at step {trainer.global_step}: saved {self.last}",
