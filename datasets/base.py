@@ -26,6 +26,16 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     """
 
     train_length: int
+    # The symmetries of the data's dynamics that a model may build in: "rotation" and/or
+    # "translation" of the plane, meaning that the law of a continuation given its past commutes
+    # with them (the start distribution need not). None by default: a model may assume nothing.
+    # `algorithm.frame=heading` needs both (algorithms/common/frame.py).
+    SYMMETRIES: frozenset[str] = frozenset()
+
+    @property
+    def symmetries(self) -> set[str]:
+        """The declared symmetries (`SYMMETRIES`)."""
+        return set(self.SYMMETRIES)
 
     @property
     @abc.abstractmethod

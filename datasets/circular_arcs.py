@@ -98,6 +98,10 @@ class CircularArcDataModule(SequenceDataModule):
 
     config_schema = CircularArcsSchema
 
+    # A circle's continuation turned or moved is the turned or moved continuation; only the
+    # centres' square (the start) is not symmetric, and a model must draw that itself.
+    SYMMETRIES = frozenset({"rotation", "translation"})
+
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:
         """Raise `ConfigError` naming the first bad `dataset.*` key (the root config given)."""

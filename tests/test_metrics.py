@@ -332,3 +332,49 @@ def test_keep_circle_angular_threshold_is_relative_to_the_step() -> None:
         m = circle_rollout_metrics(x, radius=1.0, angular_step=step, centre_low=-2.0, centre_high=2.0)
         assert m["angular_step_error_median"] == pytest.approx(0.0125, abs=1e-9)
         assert m["keep_circle_share"] == kept, step
+
+
+# ---------------------------------------------------------------- drift direction coherence
+
+
+def test_drift_coherence_shared_shift_is_one() -> None:
+    from utils.metrics.circle_rollout import drift_direction_coherence
+
+    g = torch.Generator().manual_seed(30)
+    first = torch.rand(100, 2, generator=g, dtype=torch.float64) * 4 - 2
+    assert drift_direction_coherence(first, first + torch.tensor([0.3, -0.1])) == pytest.approx(1.0)
+
+
+def test_drift_coherence_opposite_drifts_is_zero() -> None:
+    from utils.metrics.circle_rollout import drift_direction_coherence
+
+    g = torch.Generator().manual_seed(31)
+    first = torch.rand(64, 2, generator=g, dtype=torch.float64)
+    angle = 2 * math.pi * torch.rand(32, generator=g, dtype=torch.float64)
+    moves = 0.2 * torch.stack((angle.cos(), angle.sin()), -1)
+    moves = torch.cat([moves, -moves])  # every drift has its opposite
+    assert drift_direction_coherence(first, first + moves) == pytest.approx(0.0, abs=1e-12)
+    # Drifts on a circle of directions, equal lengths (symmetric about the origin): 0 as well.
+    ring = 2 * math.pi * torch.arange(12, dtype=torch.float64) / 12
+    ring = torch.stack((ring.cos(), ring.sin()), -1)
+    assert drift_direction_coherence(torch.zeros(12, 2), ring) == pytest.approx(0.0, abs=1e-12)
+    # Half shared, half cancelling: the shared part over the mean length.
+    mixed = torch.cat([torch.tensor([[1.0, 0.0]] * 2), torch.tensor([[0.0, 1.0], [0.0, -1.0]])])
+    assert drift_direction_coherence(torch.zeros(4, 2), mixed) == pytest.approx(0.5)
+
+
+def test_drift_coherence_edge_cases_and_rollout_key() -> None:
+    from utils.metrics.circle_rollout import drift_direction_coherence
+
+    still = torch.zeros(5, 2)
+    assert math.isnan(drift_direction_coherence(still, still))  # nothing moves
+    assert math.isnan(drift_direction_coherence(still, torch.full((5, 2), math.nan)))
+    shifted = torch.ones(5, 2)
+    shifted[0] = math.inf  # a non-finite centre is left out
+    assert drift_direction_coherence(still, shifted) == pytest.approx(1.0)
+    # In the rollout metrics: circles whose centres all move by (0.2, 0) over the horizon.
+    x = make_circles(64, 256, seed=32)
+    x = x + torch.linspace(0, 0.2, 256, dtype=x.dtype)[None, :, None] * torch.tensor([1.0, 0.0])
+    m = rollout(x)
+    assert m["drift_direction_coherence"] == pytest.approx(1.0, abs=1e-3)  # fits of moving arcs
+    assert m["centre_drift_median"] == pytest.approx(0.2 * 192 / 255, rel=0.05)

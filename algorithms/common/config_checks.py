@@ -6,6 +6,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from algorithms.common.backbones import BACKBONES
 from algorithms.common.context import CORRUPTIONS, FEATURES
+from algorithms.common.frame import FRAME_NEEDS, FRAME_STARTS, FRAMES
 from algorithms.common.network import NETWORK_KINDS
 from algorithms.common.token_space import TOKEN_SPACES
 from utils.config_checks import (ConfigError, check, check_choice, is_int, is_number,
@@ -40,5 +41,37 @@ def check_network_config(cfg: DictConfig) -> None:
           "a positive even integer")
     check_choice(cfg, "algorithm.head.prediction", ("endpoint", "velocity"))
     check(cfg, "algorithm.head.time_scale", positive, "a positive number")
+    check_frame_config(cfg)
     check(cfg, "algorithm.ema.decay", lambda v: v is None or (is_number(v) and 0 <= v < 1),
           "null or a number in [0, 1)")
+
+
+def check_frame_config(cfg: DictConfig) -> None:
+    """`algorithm.frame` (global | heading, frame.py) and `algorithm.frame_start`. The moving
+    frame assumes the data's continuations are rotation- and translation-equivariant, so the
+    dataset must declare both (`SequenceDataModule.SYMMETRIES`)."""
+    if OmegaConf.select(cfg, "algorithm.frame", default=None) is None:
+        return  # an older config without the key: the global frame
+    frame = check_choice(cfg, "algorithm.frame", FRAMES)
+    if OmegaConf.select(cfg, "algorithm.frame_start", default=None) is not None:
+        check_choice(cfg, "algorithm.frame_start", FRAME_STARTS)
+    if OmegaConf.select(cfg, "algorithm.frame_noise_scale", default=None) is not None:
+        check(cfg, "algorithm.frame_noise_scale", non_negative, "a non-negative number")
+    if frame == "global":
+        return
+    if cfg.algorithm.network.kind != "split":
+        raise ConfigError(f"algorithm.frame={frame}: needs algorithm.network.kind=split")
+    if cfg.algorithm.token_space != "relative":
+        raise ConfigError(f"algorithm.frame={frame}: needs algorithm.token_space=relative (the "
+                          f"output is the step in the moving frame)")
+    if cfg.algorithm.name == "diffusion_forcing":
+        raise ConfigError(f"algorithm.frame={frame}: the diffusion_forcing sampler has no moving "
+                          f"frame; use algorithm=flow_forcing or predictive")
+    from datasets import DATASET_REGISTRY
+
+    dataset = DATASET_REGISTRY.get(OmegaConf.select(cfg, "dataset.name", default=""))
+    declared = frozenset(getattr(dataset, "SYMMETRIES", frozenset()))
+    missing = sorted(FRAME_NEEDS[frame] - declared)
+    if missing:
+        raise ConfigError(f"algorithm.frame={frame}: dataset {cfg.dataset.name} does not declare "
+                          f"the symmetries it needs ({', '.join(missing)}); use algorithm.frame=global")

@@ -65,8 +65,16 @@ class FlowNetwork(nn.Module):
 
 def build_network(cfg: DictConfig, token_dim: int, statistics: dict[str, Tensor]) -> nn.Module:
     """`algorithm.network.kind`: split (default: recurrence on the context, per-token head) or
-    seed (the first seed's: the noisy token enters the recurrence)."""
+    seed (the first seed's: the noisy token enters the recurrence). `algorithm.frame: heading`
+    builds the split network in a moving frame (frame.py)."""
     kind = cfg.get("network", {}).get("kind", "split")
+    frame = cfg.get("frame", "global")
+    if frame == "heading" and kind == "split":
+        from algorithms.common.frame import HeadingFlowNetwork  # the moving frame (frame.py)
+
+        return HeadingFlowNetwork(cfg, token_dim, statistics)
+    if frame != "global":
+        raise ValueError(f"algorithm.frame={frame}: needs algorithm.network.kind=split")
     if kind == "seed":
         return SeedFlowNetwork(cfg, token_dim, statistics)
     if kind != "split":

@@ -68,9 +68,15 @@ class StreamingSampler(nn.Module):
         if noise is None:
             noise = torch.randn(self.context.shape, generator=generator,
                                 device=self.context.device, dtype=self.context.dtype)
+        moving = getattr(net, "frame", "global") == "heading"  # frame.py: noise, token rotated
+        if moving:
+            noise = net.noise_token(noise, self.context, self.previous, self.index)
         y, self.state = net.solve_step(c, noise, self.solver, self.nfe, state)
-        first = torch.full(y.shape[:-1], self.index == 0, dtype=torch.bool, device=y.device)
-        token = net.token_space.decode_step(y, self.context, first)
+        if moving:
+            token = net.decode_token(y, self.context, self.previous, self.index)
+        else:
+            first = torch.full(y.shape[:-1], self.index == 0, dtype=torch.bool, device=y.device)
+            token = net.token_space.decode_step(y, self.context, first)
         context = token
         if self.context_noise > 0:
             context = token + self.context_noise * torch.randn(

@@ -28,6 +28,22 @@ def _finite_rows(x: Tensor) -> Tensor:
     return x[torch.isfinite(x).all(dim=1)]
 
 
+def drift_direction_coherence(centre_first: Tensor, centre_last: Tensor) -> float:
+    """Does every centre drift the same way? ``‖mean(c_last − c_first)‖ / mean‖c_last − c_first‖``
+    over the rows ``[N, 2]`` with finite centres: 1 when every centre moves by the same vector
+    (a shared bias of the sampler), near 0 when the drifts point every way and cancel (a random
+    walk, or an error fixed in each trajectory's own frame), about 1/sqrt(N) for N random
+    directions. NaN when no centre is finite or none moves."""
+    drift = (centre_last - centre_first).to(torch.float64)
+    drift = drift[torch.isfinite(drift).all(dim=-1)]
+    if drift.shape[0] == 0:
+        return math.nan
+    mean_length = drift.norm(dim=-1).mean()
+    if not mean_length > 0:
+        return math.nan
+    return float(drift.mean(dim=0).norm() / mean_length)
+
+
 def circle_rollout_metrics(
     samples: Tensor,
     radius: float,
@@ -74,7 +90,9 @@ def circle_rollout_metrics(
         ``radius_error_first_median``, ``centre_drift_median``, ``centre_drift_mean``,
         ``rms_residual_median``, ``angular_step_median``, ``angular_step_error_median``,
         ``step_length_mean``, ``step_length_std``, ``keep_circle_share``, ``nonfinite_share``,
-        ``coverage_ratio``, ``coverage_ratio_last``, ``centre_std``.
+        ``coverage_ratio``, ``coverage_ratio_last``, ``centre_std``,
+        ``drift_direction_coherence`` (``drift_direction_coherence``: 1 for a shared bias,
+        ~0 for drifts that cancel).
     """
     n, horizon = samples.shape[0], samples.shape[1]
     if generator is None:
@@ -132,6 +150,7 @@ def circle_rollout_metrics(
         "coverage_ratio": coverage(centre_first),
         "coverage_ratio_last": coverage(centre_last),
         "centre_std": centre_std,
+        "drift_direction_coherence": drift_direction_coherence(centre_first, centre_last),
     }
 
 
