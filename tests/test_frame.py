@@ -131,15 +131,16 @@ def test_sampler_is_rotation_and_translation_equivariant(nfe: int) -> None:
 
 def test_free_rollout_is_equivariant_after_the_first_two_tokens() -> None:
     """A free-running stream, started from the rotated first two tokens with rotated noise,
-    stays the rotated stream (float32, as generated)."""
-    net = network().float()
+    stays the rotated stream. In float64: this random network's free dynamics amplify rounding,
+    so float32 streams part after some tokens, and differently with the thread count."""
+    net = network()
     g = torch.Generator().manual_seed(5)
     n, horizon = 6, 40
-    noise = torch.randn(n, horizon, 2, generator=g)
-    q, b = rotation(-0.7).float(), torch.tensor([-2.0, 1.0])
+    noise = torch.randn(n, horizon, 2, generator=g, dtype=torch.float64)
+    q, b = rotation(-0.7), torch.tensor([-2.0, 1.0], dtype=torch.float64)
     first, moved = StreamingSampler(net), StreamingSampler(net)
-    first.reset(n)
-    moved.reset(n)
+    first.reset(n, dtype=torch.float64)
+    moved.reset(n, dtype=torch.float64)
     a_out, m_out = [], []
     for j in range(horizon):
         a_out.append(first.step(noise=noise[:, j]))
@@ -148,7 +149,7 @@ def test_free_rollout_is_equivariant_after_the_first_two_tokens() -> None:
             m_out[-1] = a_out[-1] @ q.T + b
             moved.context = m_out[-1]
     a, m = torch.stack(a_out, 1), torch.stack(m_out, 1)
-    assert torch.allclose(m, a @ q.T + b, atol=1e-4)
+    assert torch.allclose(m, a @ q.T + b, atol=1e-8)
 
 
 def test_noise_scale_keeps_equivariance_and_zero_ignores_the_noise() -> None:
