@@ -13,8 +13,10 @@ from torch import nn
 from utils.config_checks import ConfigError
 
 
-def load_weights(module: nn.Module, path: str | Path, key: str = "load") -> None:
-    """Load a Lightning checkpoint's (or a bare) state dict into `module`, strictly."""
+def load_weights(module: nn.Module, path: str | Path, key: str = "load",
+                 algorithm: str | None = None) -> dict[str, Any]:
+    """Load a Lightning checkpoint's (or a bare) state dict into `module`, strictly, and return
+    the checkpoint. `algorithm`: the name the checkpoint must have been trained as (resume)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{key}={path}: no such checkpoint file")
@@ -25,6 +27,10 @@ def load_weights(module: nn.Module, path: str | Path, key: str = "load") -> None
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ConfigError(f"{key}={path}: holds no state dict")
+    found = checkpoint.get("algorithm_config", {}).get("name", algorithm)
+    if algorithm is not None and found != algorithm:
+        raise ConfigError(f"{key}={path.parent.parent}: the run trains algorithm {found}, not "
+                          f"{algorithm}; use load= to start a new run from its weights")
     expected = module.state_dict()
     problems = [*(f"missing {k}" for k in expected if k not in state),
                 *(f"unexpected {k}" for k in state if k not in expected),
@@ -35,6 +41,7 @@ def load_weights(module: nn.Module, path: str | Path, key: str = "load") -> None
         raise ConfigError(f"{key}={path}: weights do not fit this algorithm (checkpoint algorithm: "
                           f"{found}; {len(problems)} mismatched keys, e.g. {problems[0]})")
     module.load_state_dict(state)
+    return checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -238,20 +238,15 @@ def check_load(cfg: DictConfig) -> None:
 
 
 def check_resume(cfg: DictConfig, run_dir: Path) -> None:
-    from utils.checkpoints import load_weights, read_global_step
+    from utils.checkpoints import load_weights
     from utils.run_info import read_run_info
 
     last = run_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return  # killed before its first checkpoint: it starts again from step 0
-    import torch
-
-    found = torch.load(last, map_location="cpu", weights_only=False).get("algorithm_config", {})
-    if found.get("name", cfg.algorithm.name) != cfg.algorithm.name:
-        raise ConfigError(f"resume={run_dir}: the run trains algorithm {found.get('name')}, not "
-                          f"{cfg.algorithm.name}; use load= to start a new run from its weights")
-    load_weights(build_algorithm(cfg), last, key="resume")
-    step, max_steps = read_global_step(last), cfg.experiment.training.max_steps
+    checkpoint = load_weights(build_algorithm(cfg), last, key="resume",
+                              algorithm=cfg.algorithm.name)
+    step, max_steps = int(checkpoint.get("global_step", 0)), cfg.experiment.training.max_steps
     if read_run_info(run_dir).get("status") == "finished" and step >= max_steps:
         raise FinishedRun(f"run {run_dir} already finished at step {step} "
                           f"(experiment.training.max_steps={max_steps}); nothing to do. Raise "

@@ -84,6 +84,16 @@ def plot_centres(centres: np.ndarray | torch.Tensor, path: str | Path, low: floa
     return _save(fig, path)
 
 
+def _panel_grid(count: int) -> tuple[plt.Figure, np.ndarray]:
+    """A figure with `count` visible panels, up to 4 a row; `axes.flat` in reading order."""
+    ncols = min(count, 4) or 1
+    nrows = (count + ncols - 1) // ncols or 1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3 * nrows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def plot_metric_curves(
     curves: dict[str, list[float]],
     path: str | Path,
@@ -99,11 +109,7 @@ def plot_metric_curves(
     x = np.asarray(curves["window_end"], dtype=np.float64)
     keys = [k for k in curves if k != "window_end" and not
             (k.endswith("_reference") and k.removesuffix("_reference") in curves)]
-    ncols = min(len(keys), 4) or 1
-    nrows = (len(keys) + ncols - 1) // ncols or 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3 * nrows), squeeze=False)
-    for ax in axes.flat[len(keys) :]:
-        ax.set_visible(False)
+    fig, axes = _panel_grid(len(keys))
     for ax, key in zip(axes.flat, keys):
         y = np.asarray(curves[key], dtype=np.float64)
         ax.plot(x, y, marker=".")
@@ -131,11 +137,7 @@ def plot_nfe_curve(curve: dict[str, list[float | None]], path: str | Path, keys:
     """One panel per metric in ``keys`` against ``curve["nfe"]`` (log2 x axis): quality and cost of
     sampling the same network with more steps per token. ``<key>_reference`` is drawn dashed."""
     x = np.asarray(curve["nfe"], dtype=np.float64)
-    ncols = min(len(keys), 4) or 1
-    nrows = (len(keys) + ncols - 1) // ncols or 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3 * nrows), squeeze=False)
-    for ax in axes.flat[len(keys) :]:
-        ax.set_visible(False)
+    fig, axes = _panel_grid(len(keys))
     for ax, key in zip(axes.flat, keys):
         y = np.asarray([np.nan if v is None else v for v in curve[key]], dtype=np.float64)
         ax.plot(x, y, marker="o")

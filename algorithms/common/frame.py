@@ -169,8 +169,7 @@ class HeadingFlowNetwork(nn.Module):
     frame = "heading"
 
     def __init__(self, cfg: DictConfig, token_dim: int, statistics: dict[str, Tensor]) -> None:
-        from algorithms.common.backbones import build_backbone
-        from algorithms.common.flow_head import FlowHead
+        from algorithms.common.network import build_backbone_and_head
 
         super().__init__()
         if token_dim != 2:
@@ -178,12 +177,8 @@ class HeadingFlowNetwork(nn.Module):
         self.token_dim = token_dim
         self.token_space = HeadingTokenSpace(statistics)
         self.context_features = HeadingContextFeatures(statistics)
-        self.backbone = build_backbone(cfg.backbone.name, self.context_features.size,
-                                       cfg.backbone.hidden_size, cfg.backbone.num_layers,
-                                       cfg.backbone.dropout)
-        self.head = FlowHead(cfg.backbone.hidden_size, token_dim, cfg.head.width, cfg.head.depth,
-                             cfg.head.time_dim, cfg.head.prediction,
-                             cfg.head.get("time_scale", 1000.0))
+        self.backbone, self.head = build_backbone_and_head(cfg, self.context_features.size,
+                                                           token_dim)
         start = cfg.get("frame_start", "position")
         if start not in FRAME_STARTS:
             raise ValueError(f"unknown frame_start {start!r}; choose one of {FRAME_STARTS}")

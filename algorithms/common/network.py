@@ -27,18 +27,25 @@ if TYPE_CHECKING:
 NETWORK_KINDS = ("split", "seed")
 
 
+def build_backbone_and_head(cfg: DictConfig, input_size: int, token_dim: int
+                            ) -> tuple[nn.Module, FlowHead]:
+    """The recurrence over `input_size` context features and the per-token flow head, as the
+    `algorithm.backbone` and `algorithm.head` keys say (built in this order: same init draws)."""
+    backbone = build_backbone(cfg.backbone.name, input_size, cfg.backbone.hidden_size,
+                              cfg.backbone.num_layers, cfg.backbone.dropout)
+    head = FlowHead(cfg.backbone.hidden_size, token_dim, cfg.head.width, cfg.head.depth,
+                    cfg.head.time_dim, cfg.head.prediction, cfg.head.get("time_scale", 1000.0))
+    return backbone, head
+
+
 class FlowNetwork(nn.Module):
     def __init__(self, cfg: DictConfig, token_dim: int, statistics: dict[str, Tensor]) -> None:
         super().__init__()
         self.token_dim = token_dim
         self.token_space = TokenSpace(cfg.token_space, statistics)
         self.context_features = ContextFeatures(list(cfg.context.features), token_dim, statistics)
-        self.backbone = build_backbone(cfg.backbone.name, self.context_features.size,
-                                       cfg.backbone.hidden_size, cfg.backbone.num_layers,
-                                       cfg.backbone.dropout)
-        self.head = FlowHead(cfg.backbone.hidden_size, token_dim, cfg.head.width, cfg.head.depth,
-                             cfg.head.time_dim, cfg.head.prediction,
-                             cfg.head.get("time_scale", 1000.0))
+        self.backbone, self.head = build_backbone_and_head(cfg, self.context_features.size,
+                                                           token_dim)
 
     def encode(self, context: Tensor) -> Tensor:
         """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) -> the heads'
