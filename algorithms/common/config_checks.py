@@ -32,6 +32,8 @@ def check_network_config(cfg: DictConfig) -> None:
         raise ConfigError(f"algorithm.context.corruption=surrogate: only flow_forcing draws flow "
                           f"times, not {cfg.algorithm.name}")
     check(cfg, "algorithm.context.noise_max", non_negative, "a non-negative number")
+    if OmegaConf.select(cfg, "algorithm.context.level_input", default=False) is not False:
+        check_level_input(cfg)
     check(cfg, "algorithm.context.features",
           lambda v: isinstance(v, ListConfig) and len(v) > 0 and set(v) <= set(FEATURES),
           f"a non-empty list from {list(FEATURES)}")
@@ -44,6 +46,22 @@ def check_network_config(cfg: DictConfig) -> None:
     check_frame_config(cfg)
     check(cfg, "algorithm.ema.decay", lambda v: v is None or (is_number(v) and 0 <= v < 1),
           "null or a number in [0, 1)")
+
+
+def check_level_input(cfg: DictConfig) -> None:
+    """`algorithm.context.level_input`: the recurrence reads each context token's corruption
+    level (context.py). It needs a known level: the Gaussian context, the split network, and a
+    sampler that feeds back clean or stabilisation-noised tokens (not pyramid estimates)."""
+    check(cfg, "algorithm.context.level_input", lambda v: isinstance(v, bool), "true or false")
+    if cfg.algorithm.context.corruption == "surrogate":
+        raise ConfigError("algorithm.context.level_input=true: needs algorithm.context.corruption="
+                          "gaussian or clean (the surrogate context has no level in data units)")
+    if cfg.algorithm.network.kind != "split":
+        raise ConfigError("algorithm.context.level_input=true: needs algorithm.network.kind=split")
+    if OmegaConf.select(cfg, "algorithm.sampling.schedule", default=None) == "pyramid":
+        raise ConfigError("algorithm.context.level_input=true: the pyramid schedule feeds back "
+                          "estimates of unknown level; use algorithm.sampling.schedule="
+                          "autoregressive")
 
 
 def check_frame_config(cfg: DictConfig) -> None:

@@ -5,6 +5,12 @@ corrupted copy of the data (Diffusion Forcing's noisy surrogate):
   clean     the data itself (teacher forcing; the predictive baseline)
   gaussian  x_{j-1} + σ_j·ε with σ_j ~ U(0, noise_max) per token
   surrogate the previous token noised to its own flow time (the seed's z2), built by the loss
+
+With `algorithm.context.level_input: true` the recurrence also reads each context token's
+corruption level σ_j (÷ the data's RMS step; 0 at generation, or the stabilisation noise), as
+Diffusion Forcing conditions on the noise level of its context. Without it the model cannot tell
+a clean context from a corrupted one, so at generation it samples as widely as it must after a
+corrupted context: a spread that feeds a random walk of the circle's centre (issue 15).
 """
 
 from __future__ import annotations
@@ -21,46 +27,76 @@ def shift_right(x: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
 
 
-def gaussian_corruption(x: Tensor, noise_max: float) -> Tensor:
-    """x `[B, T, D]` + σ·ε with σ ~ U(0, noise_max) drawn per token."""
+def gaussian_corruption(x: Tensor, noise_max: float) -> tuple[Tensor, Tensor]:
+    """x `[B, T, D]` + σ·ε with σ ~ U(0, noise_max) drawn per token -> (corrupted x, σ `[B, T, 1]`)."""
     sigma = noise_max * torch.rand(*x.shape[:-1], 1, device=x.device, dtype=x.dtype)
-    return x + sigma * torch.randn_like(x)
+    return x + sigma * torch.randn_like(x), sigma
+
+
+def rms_step(statistics: dict[str, Tensor]) -> Tensor:
+    """The data's RMS step length sqrt(E‖Δ‖²), a scalar, from the per-dimension statistics."""
+    return (statistics["step_std"].float() ** 2 + statistics["step_mean"].float() ** 2).sum().sqrt()
+
+
+class LevelInput(nn.Module):
+    """The context's corruption level as one more input column: σ `[..., 1]` (data units) ÷ the
+    data's RMS step, or zeros when no level is given; nothing when disabled (`size` 0)."""
+
+    def __init__(self, enabled: bool, statistics: dict[str, Tensor]) -> None:
+        super().__init__()
+        self.size = int(enabled)
+        if enabled:
+            self.register_buffer("scale", rms_step(statistics))
+
+    def forward(self, like: Tensor, level: Tensor | None) -> list[Tensor]:
+        """[] when disabled, else [σ ÷ scale] shaped like `like[..., :1]` (σ broadcasts)."""
+        if not self.size:
+            return []
+        if level is None:
+            return [torch.zeros_like(like[..., :1])]
+        return [(level / self.scale).to(like.dtype).expand_as(like[..., :1])]
 
 
 class ContextFeatures(nn.Module):
     """Normalised inputs of the recurrence from the context tokens.
 
-    sequence(context `[B, T, D]`) -> `[B, T, F]`; row j describes the context of token j:
+    sequence(context `[B, T, D]`, level `[B, T, 1]` | None) -> `[B, T, F]`; row j describes the
+    context of token j:
       position: (c_j − μ)/σ,   delta: (c_j − c_{j−1} − μ_Δ)/σ_Δ,   plus flags
-      "has a context" (j ≥ 1) and "has a delta" (j ≥ 2). Missing parts are zeros.
-    step(context, previous `[B, D]`, index) -> `[B, F]` computes the same row for token `index`.
+      "has a context" (j ≥ 1) and "has a delta" (j ≥ 2), then the level column (LevelInput) if
+      enabled. Missing parts are zeros.
+    step(context, previous `[B, D]`, index, level `[B, 1]` | None) -> `[B, F]`: the same row for
+    token `index`.
     """
 
-    def __init__(self, features: list[str], token_dim: int, statistics: dict[str, Tensor]) -> None:
+    def __init__(self, features: list[str], token_dim: int, statistics: dict[str, Tensor],
+                 level_input: bool = False) -> None:
         super().__init__()
         unknown = sorted(set(features) - set(FEATURES))
         if unknown or not features:
             raise ValueError(f"context features must be a non-empty subset of {FEATURES}")
         self.features = list(features)
-        self.size = len(self.features) * token_dim + 2
         for key in ("token_mean", "token_std", "step_mean", "step_std"):
             self.register_buffer(key, statistics[key].detach().clone().float())
+        self.level = LevelInput(level_input, statistics)
+        self.size = len(self.features) * token_dim + 2 + self.level.size
 
-    def _row(self, context: Tensor, previous: Tensor, has_context: Tensor, has_delta: Tensor
-             ) -> Tensor:
+    def _row(self, context: Tensor, previous: Tensor, has_context: Tensor, has_delta: Tensor,
+             level: Tensor | None) -> Tensor:
         parts = []
         if "position" in self.features:
             parts.append(has_context * (context - self.token_mean) / self.token_std)
         if "delta" in self.features:
             parts.append(has_delta * (context - previous - self.step_mean) / self.step_std)
-        return torch.cat([*parts, has_context, has_delta], dim=-1)
+        return torch.cat([*parts, has_context, has_delta, *self.level(context, level)], dim=-1)
 
-    def sequence(self, context: Tensor) -> Tensor:
+    def sequence(self, context: Tensor, level: Tensor | None = None) -> Tensor:
         index = torch.arange(context.shape[1], device=context.device).view(1, -1, 1)
         has_context = (index >= 1).to(context.dtype).expand(*context.shape[:-1], 1)
         has_delta = (index >= 2).to(context.dtype).expand(*context.shape[:-1], 1)
-        return self._row(context, shift_right(context), has_context, has_delta)
+        return self._row(context, shift_right(context), has_context, has_delta, level)
 
-    def step(self, context: Tensor, previous: Tensor, index: int) -> Tensor:
+    def step(self, context: Tensor, previous: Tensor, index: int, level: Tensor | None = None
+             ) -> Tensor:
         flag = context.new_ones(*context.shape[:-1], 1)
-        return self._row(context, previous, flag * (index >= 1), flag * (index >= 2))
+        return self._row(context, previous, flag * (index >= 1), flag * (index >= 2), level)

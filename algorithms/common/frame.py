@@ -36,7 +36,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from algorithms.common.backbones import State
-from algorithms.common.context import shift_right
+from algorithms.common.context import LevelInput, rms_step, shift_right
 
 FRAMES = ("global", "heading")
 FRAME_STARTS = ("position", "none")
@@ -60,11 +60,6 @@ def from_frame(v: Tensor, u: Tensor) -> Tensor:
     """The inverse of `to_frame`: rotate v `[..., 2]` by +angle(u)."""
     return torch.stack([u[..., 0] * v[..., 0] - u[..., 1] * v[..., 1],
                         u[..., 1] * v[..., 0] + u[..., 0] * v[..., 1]], dim=-1)
-
-
-def rms_step(statistics: dict[str, Tensor]) -> Tensor:
-    """The data's RMS step length sqrt(E‖Δ‖²), a scalar, from the per-dimension statistics."""
-    return (statistics["step_std"].float() ** 2 + statistics["step_mean"].float() ** 2).sum().sqrt()
 
 
 def _row_index(x: Tensor) -> Tensor:
@@ -127,32 +122,36 @@ class HeadingContextFeatures(nn.Module):
 
     Row j: [v_j (2), has_context (j ≥ 1), has_step (j ≥ 2), has_turn (j ≥ 3)], where
     v_j = d_j in the frame of d_{j−1} (j ≥ 3) or of d_j itself (j = 2), ÷ the RMS step; zeros
-    before. `start(context)`: token 0's normalised absolute position, for token 1's head only.
+    before; then the corruption level (context.py's `LevelInput`, a scalar: invariant) if
+    enabled. `start(context)`: token 0's normalised absolute position, for token 1's head only.
     """
 
-    size = 5
-
-    def __init__(self, statistics: dict[str, Tensor]) -> None:
+    def __init__(self, statistics: dict[str, Tensor], level_input: bool = False) -> None:
         super().__init__()
         for key in ("first_mean", "first_std"):
             self.register_buffer(key, statistics[key].detach().clone().float())
         self.register_buffer("scale", rms_step(statistics))
+        self.level = LevelInput(level_input, statistics)
+        self.size = 5 + self.level.size
 
-    def _row(self, context: Tensor, previous: Tensor, before: Tensor, index: Tensor) -> Tensor:
+    def _row(self, context: Tensor, previous: Tensor, before: Tensor, index: Tensor,
+             level: Tensor | None) -> Tensor:
         d = context - previous
         reference = torch.where(index >= 3, previous - before, d)
         has_context, has_step, has_turn = (index >= 1), (index >= 2), (index >= 3)
         v = to_frame(d, heading(reference)) / self.scale * has_step
         flags = torch.cat([has_context, has_step, has_turn], dim=-1).to(context.dtype)
-        return torch.cat([v, flags.expand(*context.shape[:-1], 3)], dim=-1)
+        return torch.cat([v, flags.expand(*context.shape[:-1], 3), *self.level(context, level)],
+                         dim=-1)
 
-    def sequence(self, context: Tensor) -> Tensor:
+    def sequence(self, context: Tensor, level: Tensor | None = None) -> Tensor:
         previous = shift_right(context)
-        return self._row(context, previous, shift_right(previous), _row_index(context))
+        return self._row(context, previous, shift_right(previous), _row_index(context), level)
 
-    def step(self, context: Tensor, previous: Tensor, before: Tensor, index: int) -> Tensor:
+    def step(self, context: Tensor, previous: Tensor, before: Tensor, index: int,
+             level: Tensor | None = None) -> Tensor:
         index_t = torch.tensor(index, device=context.device).view(1, 1)
-        return self._row(context, previous, before, index_t)
+        return self._row(context, previous, before, index_t, level)
 
     def start(self, context: Tensor) -> Tensor:
         return (context - self.first_mean) / self.first_std
@@ -176,7 +175,8 @@ class HeadingFlowNetwork(nn.Module):
             raise ValueError(f"algorithm.frame=heading needs 2-D tokens, got {token_dim}")
         self.token_dim = token_dim
         self.token_space = HeadingTokenSpace(statistics)
-        self.context_features = HeadingContextFeatures(statistics)
+        self.context_features = HeadingContextFeatures(
+            statistics, bool(cfg.context.get("level_input", False)))
         self.backbone, self.head = build_backbone_and_head(cfg, self.context_features.size,
                                                            token_dim)
         start = cfg.get("frame_start", "position")
@@ -189,17 +189,22 @@ class HeadingFlowNetwork(nn.Module):
         # on data with noisy continuations (dataset.noise_std > 0) keep it at 1.
         self.noise_scale = float(cfg.get("frame_noise_scale", 1.0))
 
-    def encode(self, context: Tensor) -> Tensor:
-        c = self.head.condition(self.backbone.sequence(self.context_features.sequence(context)))
+    @property
+    def reads_level(self) -> bool:
+        return bool(self.context_features.level.size)
+
+    def encode(self, context: Tensor, level: Tensor | None = None) -> Tensor:
+        features = self.context_features.sequence(context, level)
+        c = self.head.condition(self.backbone.sequence(features))
         if self.start is not None:
             second = (_row_index(context) == 1).to(c.dtype)
             c = c + second * self.start(self.context_features.start(context))
         return c
 
-    def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None
-                    ) -> tuple[Tensor, State]:
+    def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,
+                    level: Tensor | None = None) -> tuple[Tensor, State]:
         inner, before = state if state is not None else (None, torch.zeros_like(context))
-        features = self.context_features.step(context, previous, before, index)
+        features = self.context_features.step(context, previous, before, index, level)
         h, inner = self.backbone.step(features, inner)
         c = self.head.condition(h)
         if self.start is not None and index == 1:

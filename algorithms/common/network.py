@@ -43,20 +43,28 @@ class FlowNetwork(nn.Module):
         super().__init__()
         self.token_dim = token_dim
         self.token_space = TokenSpace(cfg.token_space, statistics)
-        self.context_features = ContextFeatures(list(cfg.context.features), token_dim, statistics)
+        self.context_features = ContextFeatures(list(cfg.context.features), token_dim, statistics,
+                                                bool(cfg.context.get("level_input", False)))
         self.backbone, self.head = build_backbone_and_head(cfg, self.context_features.size,
                                                            token_dim)
 
-    def encode(self, context: Tensor) -> Tensor:
-        """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) -> the heads'
-        conditioning `[B, T, W]`."""
-        return self.head.condition(self.backbone.sequence(self.context_features.sequence(context)))
+    @property
+    def reads_level(self) -> bool:
+        """Whether the recurrence reads the context's corruption level (context.py)."""
+        return bool(self.context_features.level.size)
 
-    def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None
-                    ) -> tuple[Tensor, State]:
-        """Conditioning `[B, W]` and new state for token `index` from its context `[B, D]` and
-        the token before that."""
-        h, state = self.backbone.step(self.context_features.step(context, previous, index), state)
+    def encode(self, context: Tensor, level: Tensor | None = None) -> Tensor:
+        """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) and its corruption
+        level `[B, T, 1]` (None: clean) -> the heads' conditioning `[B, T, W]`."""
+        features = self.context_features.sequence(context, level)
+        return self.head.condition(self.backbone.sequence(features))
+
+    def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,
+                    level: Tensor | None = None) -> tuple[Tensor, State]:
+        """Conditioning `[B, W]` and new state for token `index` from its context `[B, D]` (at
+        corruption level `[B, 1]`, None: clean) and the token before that."""
+        features = self.context_features.step(context, previous, index, level)
+        h, state = self.backbone.step(features, state)
         return self.head.condition(h), state
 
     def velocity(self, c: Tensor, z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:

@@ -39,7 +39,8 @@ class StreamingSampler(nn.Module):
     run the recurrence one step on the noisy token, see seed_network.py). The generated token
     becomes the next context exactly as generated, or with N(0, context_noise²) added
     (Diffusion Forcing's stabilisation; the token returned is the one generated, the noisy copy
-    is only what the recurrence reads).
+    is only what the recurrence reads). A network that reads the context's corruption level
+    (`reads_level`, context.py) is told that level: context_noise, 0 by default.
     """
 
     def __init__(self, network: FlowNetwork, nfe: int = 1, solver: Solver = euler_solve,
@@ -64,7 +65,12 @@ class StreamingSampler(nn.Module):
         if self.context is None:
             raise RuntimeError("call reset(num_streams) before step()")
         net = self.network
-        c, state = net.encode_step(self.context, self.previous, self.index, self.state)
+        if getattr(net, "reads_level", False):  # the context's level: the stabilisation noise
+            level = self.context.new_full((*self.context.shape[:-1], 1),
+                                          self.context_noise if self.index >= 1 else 0.0)
+            c, state = net.encode_step(self.context, self.previous, self.index, self.state, level)
+        else:
+            c, state = net.encode_step(self.context, self.previous, self.index, self.state)
         if noise is None:
             noise = torch.randn(self.context.shape, generator=generator,
                                 device=self.context.device, dtype=self.context.dtype)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 
 class SeedFlowNetwork(nn.Module):
+    reads_level = False  # context.level_input is refused with this network (config check)
+
     def __init__(self, cfg: DictConfig, token_dim: int, statistics: dict[str, Tensor]) -> None:
         super().__init__()
         if cfg.head.prediction not in ("endpoint", "velocity"):

@@ -46,12 +46,14 @@ class DiffusionForcing(TrajectoryModel):
         cfg = self.cfg
         t = sample_times(x.shape[:-1], cfg.time_sampler.kind, device=x.device)["t0"]
         noise = torch.randn_like(x)
+        level = None
         if cfg.context.corruption == "gaussian":
-            context = shift_right(gaussian_corruption(x, cfg.context.noise_max))
+            corrupted, sigma = gaussian_corruption(x, cfg.context.noise_max)
+            context, level = shift_right(corrupted), shift_right(sigma)
         else:
             context = shift_right(x)
         y = network.token_space.encode(x, context)
-        h = network.encode(context)
+        h = network.encode(context, level) if network.reads_level else network.encode(context)
         flow = F.mse_loss(network.velocity(h, lerp(noise, y, t), t, t), y - noise)
         return flow, {"flow": flow.detach()}
 

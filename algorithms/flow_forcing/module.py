@@ -48,27 +48,29 @@ class OneStepDiffusionForcing(TrajectoryModel):
                                   "the recurrence and leak across tokens)")
 
     def make_context(self, network: FlowNetwork, x: Tensor, noise: Tensor,
-                     times: dict[str, Tensor]) -> Tensor:
-        """Context rows `[B, T, D]` in data space: row j is what token j sees of token j − 1."""
+                     times: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
+        """Context rows `[B, T, D]` in data space (row j is what token j sees of token j − 1) and
+        their corruption level `[B, T, 1]` (None where the context is not Gaussian-corrupted)."""
         ctx = self.cfg.context
         if ctx.corruption == "clean":
-            return shift_right(x)
+            return shift_right(x), None
         if ctx.corruption == "gaussian":
-            return shift_right(gaussian_corruption(x, ctx.noise_max))
+            corrupted, sigma = gaussian_corruption(x, ctx.noise_max)
+            return shift_right(corrupted), shift_right(sigma)
         # surrogate (the seed's): token j − 1 noised to its own level t2, z2 = lerp(e, y, t2);
         # absolute token space only (checked with the config), where y ignores the context.
         zeros = torch.zeros_like(x)
         z2 = lerp(noise, network.token_space.encode(x, zeros), times["t2"])
-        return shift_right(network.token_space.decode(z2, zeros))
+        return shift_right(network.token_space.decode(z2, zeros)), None
 
     def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.cfg
         times = sample_times(x.shape[:-1], cfg.time_sampler.kind,
                              cfg.time_sampler.full_jump_prob, device=x.device)
         noise = torch.randn_like(x)
-        context = self.make_context(network, x, noise, times)
+        context, level = self.make_context(network, x, noise, times)
         y = network.token_space.encode(x, context)
-        h = network.encode(context)
+        h = network.encode(context, level) if network.reads_level else network.encode(context)
 
         def velocity(z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:
             return network.velocity(h, z, t_start, t_end)
