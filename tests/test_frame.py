@@ -231,8 +231,34 @@ def test_heading_frame_refused_on_data_without_rotation(monkeypatch) -> None:
      "algorithm.frame=heading: needs algorithm.network.kind=split"),
     (["algorithm.frame_start=first"], "algorithm.frame_start=first: must be one of"),
     (["algorithm.frame_noise_scale=-1"], "algorithm.frame_noise_scale=-1: must be a non-negative"),
+    (["algorithm=diffusion_forcing", "+algorithm.frame=heading", "algorithm.sampling.schedule=pyramid"],
+     "the pyramid schedule has no moving frame"),
 ])
 def test_bad_frame_configs(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError) as error:
         validate_config(composed(*overrides))
     assert message in str(error.value)
+
+
+def test_diffusion_forcing_samples_in_the_moving_frame() -> None:
+    """Diffusion Forcing's autoregressive sampler (K flow Euler steps, stabilisation noise) runs
+    through the same StreamingSampler, so the moving frame and its equivariance carry over."""
+    from algorithms.diffusion_forcing.sampling import flow_euler_solve
+
+    validate_config(composed("algorithm=diffusion_forcing", "+algorithm.frame=heading"))
+    net = network()
+    x, g = arcs(4, 10), torch.Generator().manual_seed(5)
+    noise = torch.randn(x.shape, generator=g, dtype=x.dtype)
+    q, b = rotation(-0.7), torch.tensor([1.0, 2.0], dtype=torch.float64)
+
+    def stream(x, noise):
+        sampler = StreamingSampler(net, nfe=4, solver=flow_euler_solve)
+        sampler.reset(x.shape[0], dtype=x.dtype)
+        out = []
+        for j in range(x.shape[1]):
+            out.append(sampler.step(noise=noise[:, j]))
+            sampler.context = x[:, j]
+        return torch.stack(out, 1)
+
+    assert torch.allclose(stream(x @ q.T + b, noise @ q.T)[:, 2:], stream(x, noise)[:, 2:] @ q.T + b,
+                          atol=1e-10)

@@ -82,9 +82,9 @@ def check_frame_config(cfg: DictConfig) -> None:
     if cfg.algorithm.token_space != "relative":
         raise ConfigError(f"algorithm.frame={frame}: needs algorithm.token_space=relative (the "
                           f"output is the step in the moving frame)")
-    if cfg.algorithm.name == "diffusion_forcing":
-        raise ConfigError(f"algorithm.frame={frame}: the diffusion_forcing sampler has no moving "
-                          f"frame; use algorithm=flow_forcing or predictive")
+    if OmegaConf.select(cfg, "algorithm.sampling.schedule", default=None) == "pyramid":
+        raise ConfigError(f"algorithm.frame={frame}: the pyramid schedule has no moving frame; "
+                          f"use algorithm.sampling.schedule=autoregressive")
     from datasets import DATASET_REGISTRY
 
     dataset = DATASET_REGISTRY.get(OmegaConf.select(cfg, "dataset.name", default=""))
