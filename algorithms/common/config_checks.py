@@ -10,7 +10,7 @@ from algorithms.common.frame import FRAME_NEEDS, FRAME_STARTS, FRAMES
 from algorithms.common.network import NETWORK_KINDS
 from algorithms.common.token_space import TOKEN_SPACES
 from utils.config_checks import (ConfigError, check, check_choice, is_int, is_number,
-                                 non_negative, positive, positive_int)
+                                 non_negative, positive, positive_int, probability)
 
 
 def check_network_config(cfg: DictConfig) -> None:
@@ -32,6 +32,8 @@ def check_network_config(cfg: DictConfig) -> None:
         raise ConfigError(f"algorithm.context.corruption=surrogate: only flow_forcing draws flow "
                           f"times, not {cfg.algorithm.name}")
     check(cfg, "algorithm.context.noise_max", non_negative, "a non-negative number")
+    if OmegaConf.select(cfg, "algorithm.context.clean_prob", default=None) is not None:
+        check(cfg, "algorithm.context.clean_prob", probability, "in [0, 1]")
     if OmegaConf.select(cfg, "algorithm.context.level_input", default=False) is not False:
         check_level_input(cfg)
     check(cfg, "algorithm.context.features",

@@ -3,7 +3,8 @@
 At generation the context is the model's own imperfect output, so training shows it a
 corrupted copy of the data (Diffusion Forcing's noisy surrogate):
   clean     the data itself (teacher forcing; the predictive baseline)
-  gaussian  x_{j-1} + σ_j·ε with σ_j ~ U(0, noise_max) per token
+  gaussian  x_{j-1} + σ_j·ε with σ_j ~ U(0, noise_max) per token; a share `clean_prob` of
+            the sequences keeps σ = 0 throughout
   surrogate the previous token noised to its own flow time (the seed's z2), built by the loss
 
 With `algorithm.context.level_input: true` the recurrence also reads each context token's
@@ -27,9 +28,17 @@ def shift_right(x: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
 
 
-def gaussian_corruption(x: Tensor, noise_max: float) -> tuple[Tensor, Tensor]:
-    """x `[B, T, D]` + σ·ε with σ ~ U(0, noise_max) drawn per token -> (corrupted x, σ `[B, T, 1]`)."""
+def gaussian_corruption(x: Tensor, noise_max: float, clean_prob: float = 0.0
+                        ) -> tuple[Tensor, Tensor]:
+    """x `[B, T, D]` + σ·ε with σ ~ U(0, noise_max) drawn per token -> (corrupted x, σ `[B, T, 1]`).
+
+    A share `clean_prob` of the sequences keeps a clean context (σ = 0 for every token): with the
+    level input, the model then learns what to do after a clean history, which is what it is
+    shown at generation (no draw is spent when clean_prob = 0)."""
     sigma = noise_max * torch.rand(*x.shape[:-1], 1, device=x.device, dtype=x.dtype)
+    if clean_prob > 0:
+        noisy = torch.rand(x.shape[0], *[1] * (x.dim() - 1), device=x.device) >= clean_prob
+        sigma = sigma * noisy.to(x.dtype)
     return x + sigma * torch.randn_like(x), sigma
 
 

@@ -48,7 +48,8 @@ class DiffusionForcing(TrajectoryModel):
         noise = torch.randn_like(x)
         level = None
         if cfg.context.corruption == "gaussian":
-            corrupted, sigma = gaussian_corruption(x, cfg.context.noise_max)
+            corrupted, sigma = gaussian_corruption(x, cfg.context.noise_max,
+                                                   cfg.context.get("clean_prob", 0.0))
             context, level = shift_right(corrupted), shift_right(sigma)
         else:
             context = shift_right(x)
