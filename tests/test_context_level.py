@@ -44,6 +44,21 @@ def test_gaussian_corruption_returns_the_level_it_drew() -> None:
     assert z.std().item() == pytest.approx(1.0, abs=0.03)
 
 
+def test_clean_prob_keeps_whole_sequences_clean() -> None:
+    x = torch.randn(4000, 5, 2)
+    torch.manual_seed(1)
+    default = gaussian_corruption(x, 0.05)
+    torch.manual_seed(1)
+    zero = gaussian_corruption(x, 0.05, 0.0)
+    assert all(torch.equal(a, b) for a, b in zip(default, zero)), "0: the same draws as before"
+    corrupted, sigma = gaussian_corruption(x, 0.05, 1.0)
+    assert torch.equal(corrupted, x) and (sigma == 0).all()
+    corrupted, sigma = gaussian_corruption(x, 0.05, 0.3)
+    clean = (sigma == 0).all(dim=(1, 2))
+    assert clean.float().mean().item() == pytest.approx(0.3, abs=0.03)
+    assert torch.equal(corrupted[clean], x[clean]) and (sigma[~clean] > 0).all()
+
+
 @pytest.mark.parametrize("kind", ["global", "heading"])
 def test_level_column_is_sigma_over_rms_step_and_zero_when_clean(kind: str) -> None:
     features = (ContextFeatures(["position", "delta"], 2, STATS, level_input=True) if kind == "global"
@@ -124,6 +139,7 @@ def test_level_input_configs_are_valid(overrides: list[str]) -> None:
 
 @pytest.mark.parametrize("overrides,message", [
     (["algorithm.context.level_input=maybe"], "algorithm.context.level_input=maybe: must be true or false"),
+    (["algorithm.context.clean_prob=1.5"], "algorithm.context.clean_prob=1.5: must be in [0, 1]"),
     (["algorithm.context.level_input=true", "algorithm.network.kind=seed"],
      "needs algorithm.network.kind=split"),
     (["algorithm.context.level_input=true", "algorithm.context.corruption=surrogate",
