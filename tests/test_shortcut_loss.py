@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from algorithms.flow_forcing.shortcut_loss import lerp, shortcut_flow_loss, shortcut_target
@@ -80,3 +81,19 @@ def test_lerp_endpoints() -> None:
     a, b = torch.randn(2, 3, 2), torch.randn(2, 3, 2)
     assert torch.equal(lerp(a, b, torch.zeros(2, 3)), a)
     assert torch.equal(lerp(a, b, torch.ones(2, 3)), b)
+
+
+def test_token_mse_weights_tokens_and_keeps_the_scale() -> None:
+    from algorithms.flow_forcing.shortcut_loss import start_weights, token_mse
+
+    assert start_weights(8, 1.0) is None
+    w = start_weights(8, 4.0)
+    assert w.tolist() == [4, 4, 1, 1, 1, 1, 1, 1]
+    target = torch.zeros(3, 8, 2)
+    every = torch.ones(3, 8, 2)
+    assert token_mse(every, target, w).item() == pytest.approx(1.0)  # ÷ the mean weight
+    assert token_mse(every, target, None).item() == pytest.approx(1.0)
+    first = torch.zeros(3, 8, 2)
+    first[:, 0] = 1.0  # an error on token 0 only: 1/8 of the plain loss, times 4 / mean(w) = 4/1.75
+    assert token_mse(first, target, w).item() == pytest.approx(1 / 8 * 4 / 1.75)
+    assert token_mse(first, target).item() == pytest.approx(1 / 8)

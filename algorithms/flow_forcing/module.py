@@ -6,14 +6,14 @@ or MeanFlow's JVP target (`algorithm.loss.objective`)."""
 from __future__ import annotations
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from algorithms.common.base_module import TrajectoryModel
 from algorithms.common.context import gaussian_corruption, shift_right
 from algorithms.common.network import FlowNetwork
 from algorithms.flow_forcing.meanflow_loss import meanflow_loss, meanflow_times
-from algorithms.flow_forcing.shortcut_loss import lerp, shortcut_flow_loss
+from algorithms.flow_forcing.shortcut_loss import lerp, shortcut_flow_loss, start_weights
 from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
 from utils.config_checks import (ConfigError, check, check_choice, non_negative, positive,
                                  probability)
@@ -33,6 +33,11 @@ class OneStepDiffusionForcing(TrajectoryModel):
         check(cfg, "algorithm.time_sampler.full_jump_prob", probability, "in [0, 1]")
         check(cfg, "algorithm.loss.flow_weight", non_negative, "a non-negative number")
         check(cfg, "algorithm.loss.shortcut_weight", non_negative, "a non-negative number")
+        if OmegaConf.select(cfg, "algorithm.loss.start_weight", default=None) is not None:
+            check(cfg, "algorithm.loss.start_weight", positive, "a positive number")
+            if cfg.algorithm.loss.start_weight != 1.0 and cfg.algorithm.loss.objective != "shortcut":
+                raise ConfigError("algorithm.loss.start_weight: only the shortcut objective weights "
+                                  "tokens; keep it 1 with algorithm.loss.objective=meanflow")
         if check_choice(cfg, "algorithm.loss.objective", OBJECTIVES) == "meanflow":
             check(cfg, "algorithm.loss.meanflow_distinct_prob", probability, "in [0, 1]")
             check(cfg, "algorithm.loss.adaptive_p", non_negative, "a non-negative number")
@@ -79,5 +84,6 @@ class OneStepDiffusionForcing(TrajectoryModel):
             t_start, t_end = meanflow_times(times, cfg.loss.meanflow_distinct_prob)
             return meanflow_loss(velocity, y, noise, t_start, t_end, cfg.loss.adaptive_p,
                                  cfg.loss.adaptive_c)
+        weight = start_weights(x.shape[1], cfg.loss.get("start_weight", 1.0), x.device)
         return shortcut_flow_loss(velocity, y, noise, times, cfg.loss.flow_weight,
-                                  cfg.loss.shortcut_weight)
+                                  cfg.loss.shortcut_weight, weight)
