@@ -59,6 +59,16 @@ def test_clean_prob_keeps_whole_sequences_clean() -> None:
     assert torch.equal(corrupted[clean], x[clean]) and (sigma[~clean] > 0).all()
 
 
+def test_noise_unit_is_data_or_the_rms_step() -> None:
+    from algorithms.common.context import noise_unit
+
+    assert noise_unit(OmegaConf.create({}), STATS) == 1.0
+    assert noise_unit(OmegaConf.create({"noise_unit": "data"}), STATS) == 1.0
+    assert noise_unit(OmegaConf.create({"noise_unit": "rms_step"}), STATS) == pytest.approx(RMS)
+    with pytest.raises(ValueError, match="noise unit"):
+        noise_unit(OmegaConf.create({"noise_unit": "cm"}), STATS)
+
+
 @pytest.mark.parametrize("kind", ["global", "heading"])
 def test_level_column_is_sigma_over_rms_step_and_zero_when_clean(kind: str) -> None:
     features = (ContextFeatures(["position", "delta"], 2, STATS, level_input=True) if kind == "global"
@@ -140,6 +150,7 @@ def test_level_input_configs_are_valid(overrides: list[str]) -> None:
 @pytest.mark.parametrize("overrides,message", [
     (["algorithm.context.level_input=maybe"], "algorithm.context.level_input=maybe: must be true or false"),
     (["algorithm.context.clean_prob=1.5"], "algorithm.context.clean_prob=1.5: must be in [0, 1]"),
+    (["algorithm.context.noise_unit=cm"], "algorithm.context.noise_unit=cm: must be one of"),
     (["algorithm.context.level_input=true", "algorithm.network.kind=seed"],
      "needs algorithm.network.kind=split"),
     (["algorithm.context.level_input=true", "algorithm.context.corruption=surrogate",

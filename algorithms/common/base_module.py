@@ -14,6 +14,7 @@ from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from algorithms.common.config_checks import check_network_config
+from algorithms.common.context import noise_unit
 from algorithms.common.network import FlowNetwork, build_network
 from algorithms.common.sampler import rollout
 from utils.seeding import stream_generator, stream_seed
@@ -40,6 +41,8 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         self.cfg, self.optim, self.seed = cfg, optim, seed
         self.bad_steps_left = int(optim.get("max_bad_steps", 0))
         self.network = build_network(cfg, token_dim, statistics)
+        # context.noise_max's unit in data units (1, or the data's RMS step): context.py
+        self.noise_unit = noise_unit(cfg.context, statistics)
         self.ema: AveragedModel | None = None
         if cfg.ema.decay:
             self.ema = AveragedModel(self.network, use_buffers=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from algorithms.common.backbones import BACKBONES
-from algorithms.common.context import CORRUPTIONS, FEATURES
+from algorithms.common.context import CORRUPTIONS, FEATURES, NOISE_UNITS
 from algorithms.common.frame import FRAME_NEEDS, FRAME_STARTS, FRAMES
 from algorithms.common.network import NETWORK_KINDS
 from algorithms.common.token_space import TOKEN_SPACES
@@ -32,6 +32,8 @@ def check_network_config(cfg: DictConfig) -> None:
         raise ConfigError(f"algorithm.context.corruption=surrogate: only flow_forcing draws flow "
                           f"times, not {cfg.algorithm.name}")
     check(cfg, "algorithm.context.noise_max", non_negative, "a non-negative number")
+    if OmegaConf.select(cfg, "algorithm.context.noise_unit", default=None) is not None:
+        check_choice(cfg, "algorithm.context.noise_unit", NOISE_UNITS)
     if OmegaConf.select(cfg, "algorithm.context.clean_prob", default=None) is not None:
         check(cfg, "algorithm.context.clean_prob", probability, "in [0, 1]")
     if OmegaConf.select(cfg, "algorithm.context.level_input", default=False) is not False:

@@ -3,8 +3,9 @@
 At generation the context is the model's own imperfect output, so training shows it a
 corrupted copy of the data (Diffusion Forcing's noisy surrogate):
   clean     the data itself (teacher forcing; the predictive baseline)
-  gaussian  x_{j-1} + σ_j·ε with σ_j ~ U(0, noise_max) per token; a share `clean_prob` of
-            the sequences keeps σ = 0 throughout
+  gaussian  x_{j-1} + σ_j·ε with σ_j ~ U(0, noise_max) per token (in data units, or in RMS
+            steps with `noise_unit: rms_step`); a share `clean_prob` of the sequences keeps
+            σ = 0 throughout
   surrogate the previous token noised to its own flow time (the seed's z2), built by the loss
 
 With `algorithm.context.level_input: true` the recurrence also reads each context token's
@@ -20,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 CORRUPTIONS = ("clean", "gaussian", "surrogate")
+NOISE_UNITS = ("data", "rms_step")
 FEATURES = ("position", "delta")
 
 
@@ -45,6 +47,16 @@ def gaussian_corruption(x: Tensor, noise_max: float, clean_prob: float = 0.0
 def rms_step(statistics: dict[str, Tensor]) -> Tensor:
     """The data's RMS step length sqrt(E‖Δ‖²), a scalar, from the per-dimension statistics."""
     return (statistics["step_std"].float() ** 2 + statistics["step_mean"].float() ** 2).sum().sqrt()
+
+
+def noise_unit(context_cfg, statistics: dict[str, Tensor]) -> float:
+    """What `context.noise_max` is measured in (`context.noise_unit`): data units (1.0), or the
+    data's RMS step, so that the corruption scales with how far a token moves (the same recipe
+    then fits arcs of any radius and speed)."""
+    unit = context_cfg.get("noise_unit", "data")
+    if unit not in NOISE_UNITS:
+        raise ValueError(f"unknown context noise unit {unit!r}; choose one of {NOISE_UNITS}")
+    return 1.0 if unit == "data" else float(rms_step(statistics))
 
 
 class LevelInput(nn.Module):

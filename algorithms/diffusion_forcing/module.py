@@ -48,7 +48,7 @@ class DiffusionForcing(TrajectoryModel):
         noise = torch.randn_like(x)
         level = None
         if cfg.context.corruption == "gaussian":
-            corrupted, sigma = gaussian_corruption(x, cfg.context.noise_max,
+            corrupted, sigma = gaussian_corruption(x, cfg.context.noise_max * self.noise_unit,
                                                    cfg.context.get("clean_prob", 0.0))
             context, level = shift_right(corrupted), shift_right(sigma)
         else:
@@ -63,6 +63,7 @@ class DiffusionForcing(TrajectoryModel):
         s = self.cfg.sampling
         if s.schedule == "pyramid":
             return pyramid_rollout(network, num_samples, horizon, nfe, s.chunk, batch_size,
-                                   self.device, generator, s.stabilization_noise)
+                                   self.device, generator, s.stabilization_noise * self.noise_unit)
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
-                       solver=flow_euler_solve, context_noise=s.stabilization_noise)
+                       solver=flow_euler_solve,
+                       context_noise=s.stabilization_noise * self.noise_unit)

@@ -60,7 +60,8 @@ class OneStepDiffusionForcing(TrajectoryModel):
         if ctx.corruption == "clean":
             return shift_right(x), None
         if ctx.corruption == "gaussian":
-            corrupted, sigma = gaussian_corruption(x, ctx.noise_max, ctx.get("clean_prob", 0.0))
+            corrupted, sigma = gaussian_corruption(x, ctx.noise_max * self.noise_unit,
+                                                   ctx.get("clean_prob", 0.0))
             return shift_right(corrupted), shift_right(sigma)
         # surrogate (the seed's): token j − 1 noised to its own level t2, z2 = lerp(e, y, t2);
         # absolute token space only (checked with the config), where y ignores the context.
