@@ -51,7 +51,7 @@ def test_every_algorithm_runs_on_the_seed_network(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     algorithms = ["flow_forcing", "predictive", "diffusion_forcing"]
     run_main("-m", *TINY, f"algorithm={','.join(algorithms)}", "algorithm.network.kind=seed",
-             "experiment.rollout.nfe=2", f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+             "algorithm.frame=global", "experiment.rollout.nfe=2", f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
     for job, algorithm in enumerate(algorithms):
         run = sweep / str(job)
         assert "kind: seed" in (run / ".hydra" / "config.yaml").read_text(), run

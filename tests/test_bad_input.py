@@ -46,7 +46,7 @@ def wandb_id(run: Path) -> str:
 # are filled in from the fixture.
 BAD_INPUTS = [
     (["algorithm=nope"], "algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, "
-                         "predictive"),
+                         "flow_forcing_seed, predictive"),
     (["dataset=nope"], "dataset=nope: unknown; choose one of circular_arcs"),
     (["experiment=nope"], "experiment=nope: unknown; choose one of sequence_generation"),
     (["foo=bar"], "foo=bar: unknown key; "),

@@ -21,10 +21,14 @@ def check(*overrides: str) -> None:
     validate_config(composed(*overrides))
 
 
-@pytest.mark.parametrize("choice", ["algorithm=flow_forcing", "algorithm=predictive"])
+@pytest.mark.parametrize("choice", ["algorithm=flow_forcing", "algorithm=predictive",
+                                    "algorithm=diffusion_forcing", "algorithm=flow_forcing_seed"])
 def test_shipped_configs_are_valid(choice: str) -> None:
     check(choice)
-    assert set(main.group_options("algorithm")) == set(ALGORITHM_REGISTRY)
+    # Every registered algorithm has its YAML; a further YAML is a recipe of one of them.
+    options = set(main.group_options("algorithm"))
+    assert set(ALGORITHM_REGISTRY) <= options
+    assert {composed(f"algorithm={o}").algorithm.name for o in options} == set(ALGORITHM_REGISTRY)
     assert set(main.group_options("dataset")) == set(DATASET_REGISTRY)
     assert set(main.group_options("experiment")) == set(EXPERIMENT_REGISTRY)
 
@@ -55,4 +59,4 @@ def test_group_precheck_accepts_sweeps_and_rejects_unknown_names(capsys) -> None
         main.check_group_choices(["algorithm=flow_forcing,nope"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "error: algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, predictive")
+        "error: algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, flow_forcing_seed, predictive")

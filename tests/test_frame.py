@@ -18,6 +18,7 @@ from algorithms.common.sampler import StreamingSampler, rollout
 from datasets import DATASET_REGISTRY
 from datasets.base import SequenceDataModule
 from utils import command_line as main
+from algorithms.common.config_checks import resolve_frame
 from utils.config_checks import ConfigError, validate_config
 
 
@@ -188,7 +189,7 @@ def test_heading_rollout_and_training_loss_run() -> None:
 
 def test_default_network_is_unchanged() -> None:
     """No frame key (an old config) and frame=global build the same network, same draws."""
-    cfg = composed().algorithm
+    cfg = composed("algorithm.frame=global").algorithm
     old = OmegaConf.create(OmegaConf.to_container(cfg))
     del old["frame"], old["frame_start"], old["frame_noise_scale"]
     nets = []
@@ -214,7 +215,10 @@ def test_heading_frame_refused_on_data_without_rotation(monkeypatch) -> None:
         SYMMETRIES = frozenset({"translation"})
 
     monkeypatch.setitem(DATASET_REGISTRY, "circular_arcs", Plain)
-    validate_config(composed())  # the default (global frame) still passes
+    validate_config(composed())  # the default (frame=auto: here global) still passes
+    cfg = composed()
+    resolve_frame(cfg)
+    assert cfg.algorithm.frame == "global"
     with pytest.raises(ConfigError) as error:
         validate_config(composed("algorithm.frame=heading"))
     message = str(error.value)
@@ -231,7 +235,7 @@ def test_heading_frame_refused_on_data_without_rotation(monkeypatch) -> None:
      "algorithm.frame=heading: needs algorithm.network.kind=split"),
     (["algorithm.frame_start=first"], "algorithm.frame_start=first: must be one of"),
     (["algorithm.frame_noise_scale=-1"], "algorithm.frame_noise_scale=-1: must be a non-negative"),
-    (["algorithm=diffusion_forcing", "+algorithm.frame=heading", "algorithm.sampling.schedule=pyramid"],
+    (["algorithm=diffusion_forcing", "algorithm.frame=heading", "algorithm.sampling.schedule=pyramid"],
      "the pyramid schedule has no moving frame"),
 ])
 def test_bad_frame_configs(overrides: list[str], message: str) -> None:
@@ -245,7 +249,7 @@ def test_diffusion_forcing_samples_in_the_moving_frame() -> None:
     through the same StreamingSampler, so the moving frame and its equivariance carry over."""
     from algorithms.diffusion_forcing.sampling import flow_euler_solve
 
-    validate_config(composed("algorithm=diffusion_forcing", "+algorithm.frame=heading"))
+    validate_config(composed("algorithm=diffusion_forcing", "algorithm.frame=heading"))
     net = network()
     x, g = arcs(4, 10), torch.Generator().manual_seed(5)
     noise = torch.randn(x.shape, generator=g, dtype=x.dtype)
@@ -262,3 +266,20 @@ def test_diffusion_forcing_samples_in_the_moving_frame() -> None:
 
     assert torch.allclose(stream(x @ q.T + b, noise @ q.T)[:, 2:], stream(x, noise)[:, 2:] @ q.T + b,
                           atol=1e-10)
+
+
+@pytest.mark.parametrize("overrides,frame", [
+    ([], "heading"),                                    # the arcs declare both symmetries
+    (["algorithm.frame=global"], "global"),
+    (["algorithm.network.kind=seed"], "global"),        # the seed's network has no moving frame
+    (["algorithm.token_space=absolute"], "global"),
+    (["algorithm=flow_forcing_seed"], "global"),
+    (["algorithm=diffusion_forcing", "algorithm.frame=auto"], "heading"),
+    (["algorithm=diffusion_forcing", "algorithm.frame=auto", "algorithm.sampling.schedule=pyramid"],
+     "global"),
+])
+def test_auto_frame_is_heading_where_data_and_model_allow(overrides: list[str], frame: str) -> None:
+    cfg = composed(*overrides)
+    validate_config(cfg)
+    resolve_frame(cfg)
+    assert cfg.algorithm.frame == frame

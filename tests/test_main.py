@@ -84,7 +84,8 @@ def test_seed_recipe_configuration_runs(tmp_path: Path) -> None:
     """The seed's levers: absolute tokens, z2-surrogate context, no full jumps, no EMA."""
     run_dir = tmp_path / "seed"
     run_main(*SHRINK, f"hydra.run.dir={run_dir}", "wandb.mode=disabled",
-             "algorithm.token_space=absolute", "algorithm.context.corruption=surrogate",
+             "algorithm.frame=global", "algorithm.token_space=absolute",
+             "algorithm.context.corruption=surrogate",
              "algorithm.time_sampler.full_jump_prob=0", "algorithm.ema.decay=null",
              "algorithm.head.prediction=velocity", "experiment.tasks=[training,rollout]",
              "debug=true",

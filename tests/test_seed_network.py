@@ -133,18 +133,18 @@ def test_the_solver_is_pluggable() -> None:
 
 @pytest.mark.parametrize("algorithm", ["flow_forcing", "predictive", "diffusion_forcing"])
 def test_seed_network_configs_are_valid(algorithm: str) -> None:
-    check_config(f"algorithm={algorithm}", "algorithm.network.kind=seed")
+    check_config(f"algorithm={algorithm}", "algorithm.network.kind=seed", "algorithm.frame=global")
 
 
 @pytest.mark.parametrize("overrides,message", [
     (["algorithm.network.kind=rnn"], "algorithm.network.kind=rnn: must be one of split, seed"),
-    (["algorithm.network.kind=seed", "algorithm.loss.objective=meanflow",
+    (["algorithm.network.kind=seed", "algorithm.frame=global", "algorithm.loss.objective=meanflow",
       "algorithm.head.time_scale=10"],
      "algorithm.loss.objective=meanflow: needs algorithm.network.kind=split"),
     (["algorithm=diffusion_forcing", "algorithm.network.kind=seed",
       "algorithm.sampling.schedule=pyramid"],
      "algorithm.sampling.schedule=pyramid: needs algorithm.network.kind=split"),
-    (["algorithm.network.kind=seed", "experiment.training.compile=true"],
+    (["algorithm.network.kind=seed", "algorithm.frame=global", "experiment.training.compile=true"],
      "algorithm.network.kind=seed: experiment.training.compile=true"),
 ])
 def test_bad_combinations_name_their_key(overrides: list[str], message: str) -> None:

@@ -68,6 +68,27 @@ def check_level_input(cfg: DictConfig) -> None:
                           "autoregressive")
 
 
+def auto_frame(cfg: DictConfig) -> str:
+    """What `algorithm.frame=auto` means for this config: `heading` where the dataset declares
+    the symmetries it needs and the model supports it (the split network, relative tokens, no
+    pyramid schedule), else `global`. The data's symmetries are declared, never assumed."""
+    from datasets import DATASET_REGISTRY
+
+    dataset = DATASET_REGISTRY.get(OmegaConf.select(cfg, "dataset.name", default=""))
+    declared = frozenset(getattr(dataset, "SYMMETRIES", frozenset()))
+    a = cfg.algorithm
+    supported = (a.network.kind == "split" and a.token_space == "relative" and
+                 OmegaConf.select(cfg, "algorithm.sampling.schedule", default=None) != "pyramid")
+    return "heading" if supported and FRAME_NEEDS["heading"] <= declared else "global"
+
+
+def resolve_frame(cfg: DictConfig) -> None:
+    """Replace `algorithm.frame=auto` in the root config by the frame it means (`auto_frame`),
+    so that the model, its checkpoint and its logs hold the concrete choice."""
+    if OmegaConf.select(cfg, "algorithm.frame", default=None) == "auto":
+        cfg.algorithm.frame = auto_frame(cfg)
+
+
 def check_frame_config(cfg: DictConfig) -> None:
     """`algorithm.frame` (global | heading, frame.py) and `algorithm.frame_start`. The moving
     frame assumes the data's continuations are rotation- and translation-equivariant, so the
@@ -75,6 +96,8 @@ def check_frame_config(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "algorithm.frame", default=None) is None:
         return  # an older config without the key: the global frame
     frame = check_choice(cfg, "algorithm.frame", FRAMES)
+    if frame == "auto":
+        frame = auto_frame(cfg)
     if OmegaConf.select(cfg, "algorithm.frame_start", default=None) is not None:
         check_choice(cfg, "algorithm.frame_start", FRAME_STARTS)
     if OmegaConf.select(cfg, "algorithm.frame_noise_scale", default=None) is not None:

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from algorithms.common.backbones import State
 from algorithms.common.context import LevelInput, rms_step, shift_right
 
-FRAMES = ("global", "heading")
+FRAMES = ("global", "heading", "auto")  # auto: resolve_frame (config_checks.py)
 FRAME_STARTS = ("position", "none")
 # What the data must declare (`SequenceDataModule.symmetries`) for each frame.
 FRAME_NEEDS = {"global": frozenset(), "heading": frozenset({"rotation", "translation"})}
