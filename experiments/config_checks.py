@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import MISSING, DictConfig, ListConfig
 
@@ -45,6 +45,7 @@ class ValidationSchema:
 class RolloutSchema:
     num_samples: int = MISSING
     horizon: int = MISSING
+    eval_horizons: Optional[list[int]] = MISSING  # null: the full horizon only
     nfe: Any = MISSING  # an integer or a list of them
     batch_size: int = MISSING
 
@@ -97,3 +98,14 @@ def check_training_config(cfg: DictConfig, tasks: list[str]) -> None:
         isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
         "a positive integer or a non-empty list of them, e.g. [1,2,4]")
     check(cfg, "experiment.rollout.batch_size", positive_int, "a positive integer")
+    check(cfg, "experiment.rollout.eval_horizons", lambda v: v is None or (
+        isinstance(v, ListConfig) and len(v) > 0
+        and all(is_int(h) and h >= train_length for h in v)),
+        f"null or a non-empty list of integers >= dataset.train_length ({train_length}), "
+        "e.g. [256,1024] (entries above experiment.rollout.horizon are clipped to it)")
+
+
+def eval_horizons(requested: list[int] | None, horizon: int) -> list[int]:
+    """The prefix lengths a rollout of `horizon` tokens is scored at: `requested` clipped to the
+    horizon, without repeats, ascending, and always the full horizon (`requested` None: only it)."""
+    return sorted({min(int(h), horizon) for h in requested or []} | {horizon})

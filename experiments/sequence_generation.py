@@ -10,21 +10,25 @@ import math
 import time
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, ListConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import Logger, WandbLogger
+from torch import Tensor
 
 from algorithms import ALGORITHM_REGISTRY
 from algorithms.common.base_module import TrajectoryModel
 from datasets import DATASET_REGISTRY
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
-from experiments.config_checks import TrainingExperimentSchema, check_training_config
+from experiments.config_checks import (TrainingExperimentSchema, check_training_config,
+                                       eval_horizons)
 from algorithms.common.base_module import NonFiniteLossError
 from utils.checkpoints import (AtomicCheckpointIO, load_weights, read_global_step,
                                resumable_checkpoint)
+from utils.curves import DESCRIPTIVE_KEYS
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
 from utils.config_checks import ConfigError
 from utils.run_lookup import resolve_checkpoint
@@ -116,6 +120,8 @@ class SequenceGenerationExperiment(BaseExperiment):
         if ckpt is not None:
             print(f"resumed {self.cfg.resume} from {ckpt} at step {read_global_step(ckpt)}",
                   flush=True)
+        start_step = read_global_step(ckpt) if ckpt is not None else 0
+        start = time.perf_counter()
         try:
             self.trainer.fit(self.algorithm, datamodule=self.datamodule,
                              ckpt_path=str(ckpt) if ckpt else None)
@@ -125,6 +131,25 @@ class SequenceGenerationExperiment(BaseExperiment):
                      f"or allow skips with experiment.training.max_bad_steps=N)"
                      if good else "no checkpoint was written before it")
             raise TrainingStopped(f"{error}; training stopped; {where}") from None
+        self._write_throughput(start_step, time.perf_counter() - start)
+
+    def _write_throughput(self, start_step: int, seconds: float) -> None:
+        """`training/metrics.json`: the steps this process trained and the wall time of its
+        `fit` (validation and checkpoints included), so `steps_per_second` is what a user waits."""
+        if not self.trainer.is_global_zero:
+            return
+        steps = self.trainer.global_step - start_step
+        if steps <= 0:  # nothing trained (e.g. already at max_steps): keep what a run wrote before
+            return
+        throughput = {"start_step": start_step, "end_step": self.trainer.global_step,
+                      "steps": steps, "fit_seconds": seconds,
+                      "steps_per_second": steps / seconds,
+                      "batch_size": self.cfg.experiment.training.batch_size,
+                      "device": str(self.algorithm.device)}
+        (self.output_dir / "training").mkdir(parents=True, exist_ok=True)
+        write_json(throughput, self.output_dir / "training" / "metrics.json")
+        print(f"training: {steps} steps in {seconds:.1f} s ({steps / seconds:.3g} steps/s)",
+              flush=True)
 
     def validation(self) -> None:
         self.trainer.validate(self.algorithm, datamodule=self.datamodule)
@@ -144,6 +169,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             return
         r = self.cfg.experiment.rollout
         nfes = list(r.nfe) if isinstance(r.nfe, ListConfig) else [r.nfe]
+        horizons = eval_horizons(r.eval_horizons, r.horizon)
         device = resolve_device(self.cfg.experiment.training.accelerator)
         algo = self.algorithm.to(device)
         metrics_by_nfe = []
@@ -155,7 +181,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             seconds = time.perf_counter() - start
             save_samples(samples, out_dir / "samples.npz")
             metrics = {"algorithm": self.cfg.algorithm.name, "nfe": nfe,
-                       **self.datamodule.evaluate(samples),
+                       **self._evaluate_at_horizons(samples, horizons),
                        "generation_seconds": seconds,
                        "us_per_token_per_stream": 1e6 * seconds / (r.num_samples * r.horizon),
                        "device": str(device)}
@@ -178,6 +204,17 @@ class SequenceGenerationExperiment(BaseExperiment):
                                     title=f"{self.cfg.algorithm.name}: one network, K steps per token")
             log_curves(self.loggers, "rollout/nfe_curve", curve, x="nfe",
                        step=self.trainer.global_step, figure=figure)
+
+    def _evaluate_at_horizons(self, samples: Tensor, horizons: list[int]) -> dict[str, Any]:
+        """The dataset's metrics of the whole rollouts under their plain names, then for every
+        prefix length H in `horizons` (the full horizon included) those of `samples[:, :H]` as
+        `<metric>@<H>`, and `eval_horizons`."""
+        full = self.datamodule.evaluate(samples)
+        metrics: dict[str, Any] = {**full, "eval_horizons": horizons}
+        for h in horizons:
+            scores = full if h == samples.shape[1] else self.datamodule.evaluate(samples[:, :h])
+            metrics.update({f"{k}@{h}": v for k, v in scores.items() if k not in DESCRIPTIVE_KEYS})
+        return metrics
 
     def _log_rollout(self, metrics: dict, plots: dict[str, Path], nfe: int) -> None:
         numbers = {f"rollout/nfe_{nfe}/{k}": v for k, v in metrics.items()
@@ -203,7 +240,24 @@ def write_json(metrics: dict, path: Path) -> None:
     path.write_text(json.dumps(clean, indent=2, allow_nan=False) + "\n")
 
 
+#: shown at every evaluated horizon in the printed summary; SUMMARY_FULL only at the full horizon
+SUMMARY_AT_HORIZONS = ("keep_circle_share", "centre_drift_median")
+SUMMARY_FULL = ("radius_error_median", "rms_residual_median", "angular_step_median",
+                "drift_direction_coherence", "coverage_ratio")
+
+
+def _number(value: Any) -> str:
+    return "null" if value is None else f"{value:.4g}"
+
+
 def summarise(metrics: dict) -> str:
-    keys = ("keep_circle_share", "radius_error_median", "centre_drift_median",
-            "rms_residual_median", "angular_step_median", "coverage_ratio")
-    return "  " + "  ".join(f"{k}={metrics[k]:.4g}" for k in keys if k in metrics)
+    """One line: keep_circle_share and centre_drift_median at each evaluated horizon
+    (`@<H>`), then the other headline metrics at the full horizon."""
+    horizons = metrics.get("eval_horizons") or []
+    parts = [f"{k}@{h}={_number(metrics[f'{k}@{h}'])}" for h in horizons
+             for k in SUMMARY_AT_HORIZONS if f"{k}@{h}" in metrics]
+    if not parts:  # no prefix metrics: the plain (full-horizon) names
+        parts = [f"{k}={_number(metrics[k])}" for k in SUMMARY_AT_HORIZONS if k in metrics]
+    full = f"@{horizons[-1]}" if horizons else ""
+    parts += [f"{k}{full}={_number(metrics[k])}" for k in SUMMARY_FULL if k in metrics]
+    return "  " + "  ".join(parts)

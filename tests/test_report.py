@@ -213,6 +213,7 @@ def test_multirun_then_report(tmp_path: Path) -> None:
     """The issue's two commands, shrunk: a multirun over algorithms and seeds, then the report."""
     sweep = tmp_path / "sweep"
     run_main("-m", "algorithm=flow_forcing,predictive", "seed=0,1", *SHRINK,
+             "experiment.rollout.horizon=40", "experiment.rollout.eval_horizons=[24,40]",
              "experiment.rollout.nfe=[1,2]", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     runs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     assert len(runs) == 4
@@ -241,10 +242,18 @@ def test_multirun_then_report(tmp_path: Path) -> None:
     for row in rows:
         folders = [Path(p) for p in row["runs"].split(";")]
         for metric in ("keep_circle_share", "centre_std", "energy_distance_last",
-                       "us_per_token_per_stream"):
+                       "us_per_token_per_stream", "keep_circle_share@24", "centre_drift_median@40"):
             values = [metrics_of(f, f"rollout/nfe_{row['nfe']}")[metric] for f in folders]
             assert float(row[f"{metric}_mean"]) == statistics.fmean(values)
             assert float(row[f"{metric}_std"]) == statistics.stdev(values)
+        speeds = [json.loads((f / "training" / "metrics.json").read_text())["steps_per_second"]
+                  for f in folders]
+        assert float(row["training_steps_per_second_mean"]) == statistics.fmean(speeds)
+    markdown = (sweep / "report" / "report.md").read_text()
+    assert ("| keep_circle_share@24 | keep_circle_share@40 | centre_drift_median@24 | "
+            "centre_drift_median@40 | drift_direction_coherence@24 | drift_direction_coherence@40 |"
+            in markdown)
+    assert "| training_steps_per_second | us_per_token_per_stream |" in markdown
     assert list((sweep / "report" / "wandb").glob("offline-run-*/files/media/table/report/*.json"))
     for name in ("report.md", "report.png", "report_curves.png"):
         assert (sweep / "report" / name).is_file()

@@ -12,8 +12,8 @@ from typing import Any
 from utils.curves import HEADLINE_METRICS
 from utils.report.figures import plot_report, plot_report_curves
 from utils.report.runs import RolloutRecord, Skipped, read_runs
-from utils.report.table import (Row, group_rows, markdown_table, metric_keys, reference_line,
-                                table_data, write_csv)
+from utils.report.table import (Row, default_metrics, group_rows, horizon_of, markdown_table,
+                                metric_keys, reference_line, table_data, write_csv)
 
 
 class NoRuns(Exception):
@@ -72,6 +72,14 @@ def _markdown(report_keys: list[str], rows: list[Row], metrics: list[str], recor
         markdown_table(report_keys, rows, metrics),
         "",
     ]
+    if any(horizon_of(m) is not None for m in metrics):
+        lines += ["`<metric>@<H>`: scored on the first H tokens of each rollout; the other scores "
+                  "on the whole rollout (`experiment.rollout.horizon`).", ""]
+    if "training_steps_per_second" in metrics:
+        lines += ["`training_steps_per_second`: training steps over the wall time of the run's "
+                  "`fit` (validation and checkpoints included; `training/metrics.json`). "
+                  "`us_per_token_per_stream`: generation time of the whole rollout over "
+                  "samples x tokens.", ""]
     reference = reference_line(records, metrics)
     if reference:
         lines += [reference, ""]
@@ -116,24 +124,29 @@ def log_to_wandb(records: list[RolloutRecord], header: list[str], data: list[lis
 
 
 def build_report(folders: list[Path], out_dir: Path | None = None, metrics: list[str] | None = None,
-                 wandb_mode: str | None = None) -> Report:
+                 wandb_mode: str | None = None, horizons: list[int] | None = None,
+                 ignore: tuple[str, ...] = ()) -> Report:
     """Read every rollout under `folders` and write the report to `out_dir` (see `default_out_dir`).
 
     Raises:
         NoRuns: when no rollout could be read, or `metrics` names one no run wrote.
     """
     records, skipped = read_runs(folders)
+    if horizons:  # score older rollouts at horizons they did not write (rescore.py)
+        from utils.report.rescore import rescore
+
+        records = rescore(records, horizons)
     if not records:
         raise NoRuns(f"no run could be read from {', '.join(map(str, folders))} "
                      f"({len(skipped)} skipped)", skipped)
     available = metric_keys(records)
     if metrics is None:
-        metrics = [m for m in HEADLINE_METRICS if m in available]
+        metrics = default_metrics(available, HEADLINE_METRICS)
     unknown = [m for m in metrics if m not in available]
     if unknown:
         raise NoRuns(f"--metrics: no run wrote {', '.join(unknown)}; "
                      f"available: {', '.join(available)}", skipped)
-    keys, rows = group_rows(records)
+    keys, rows = group_rows(records, ignore)
     out_dir = default_out_dir(folders) if out_dir is None else out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
 

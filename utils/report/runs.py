@@ -17,9 +17,17 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
+from utils.curves import DESCRIPTIVE_KEYS
+
 #: folders a run writes that never hold another run; not searched (wandb alone can be thousands of files)
 NOT_RUNS = frozenset({".hydra", ".submitit", "wandb", "checkpoints", "validation", "csv", "rollout",
-                      "report"})
+                      "report", "training"})
+
+#: what the report takes from `training/metrics.json` (written at the end of `fit`), and its name
+#: among each rollout's metrics
+TRAINING_METRICS = {"steps_per_second": "training_steps_per_second"}
+#: rollout scores that are not a function of the horizon's prefix: never given an `@<H>` name
+NOT_PER_HORIZON = frozenset({"us_per_token_per_stream", *TRAINING_METRICS.values()})
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,31 @@ def _status(run_dir: Path) -> str:
     return f"; run.json: status {status}" if status and status != "finished" else ""
 
 
+def with_horizon_names(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metrics of a rollout written before `<metric>@<H>` existed: each score also under
+    `<score>@<horizon>` (the plain names are those of the full horizon), so its row fills the
+    report's per-horizon columns. Newer metrics, or ones without `horizon`, come back as they are."""
+    horizon = metrics.get("horizon")
+    if any("@" in k for k in metrics) or not isinstance(horizon, int) or isinstance(horizon, bool):
+        return metrics
+    return {**metrics, **{f"{k}@{horizon}": v for k, v in metrics.items()
+                          if k not in DESCRIPTIVE_KEYS and k not in NOT_PER_HORIZON
+                          and (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))}}
+
+
+def read_training(run_dir: Path) -> tuple[dict[str, Any], list[Skipped]]:
+    """`TRAINING_METRICS` from the run's `training/metrics.json`; nothing (and no line) when the run
+    wrote none (an older run, or one that did not train), a line when it is unreadable."""
+    path = run_dir / "training" / "metrics.json"
+    if not path.exists():
+        return {}, []
+    try:
+        written = _read_json(path, "training/metrics.json")
+    except ValueError as error:
+        return {}, [Skipped(run_dir, f"{error}; its rollouts are used, its training speed is not")]
+    return {name: written.get(key) for key, name in TRAINING_METRICS.items()}, []
+
+
 def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
     """The run's rollouts (one per NFE value); a rollout with a missing or broken file is skipped."""
     try:
@@ -141,7 +174,8 @@ def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
             return [], [Skipped(run_dir, "no rollout/ folder (no rollout task, or the run stopped "
                                          f"before it{_status(run_dir)})")]
         entries = [rollout]
-    records, skipped = [], []
+    training, skipped = read_training(run_dir)
+    records: list[RolloutRecord] = []
     for entry in entries:
         where = entry.relative_to(run_dir).as_posix()
         try:
@@ -157,7 +191,8 @@ def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
             except ValueError as error:
                 skipped.append(Skipped(run_dir, f"{error}; its metrics are used, its curves are not"))
         nfe = metrics.get("nfe", int(entry.name[4:]) if entry.name.startswith("nfe_") else 1)
-        records.append(RolloutRecord(run_dir, config, int(nfe), metrics, curves))
+        records.append(RolloutRecord(run_dir, config, int(nfe),
+                                     {**with_horizon_names(metrics), **training}, curves))
     return records, skipped
 
 

@@ -73,6 +73,33 @@ def metric_keys(records: list[RolloutRecord]) -> list[str]:
     return list(keys)
 
 
+#: headline metrics the default table shows at every horizon the runs were scored at
+#: (`<metric>@<H>`, the first H tokens of each rollout), in this order, before the others
+PER_HORIZON_METRICS = ("keep_circle_share", "centre_drift_median", "drift_direction_coherence")
+#: shown last by default: the cost of a run
+COST_METRICS = ("training_steps_per_second", "us_per_token_per_stream")
+
+
+def horizon_of(key: str) -> int | None:
+    """`keep_circle_share@256` -> 256; None for a name without `@<integer>`."""
+    name, at, horizon = key.rpartition("@")
+    return int(horizon) if at and name and horizon.isdigit() else None
+
+
+def default_metrics(available: list[str], headline: tuple[str, ...]) -> list[str]:
+    """The table's default columns among `available`: each of `PER_HORIZON_METRICS` at every
+    horizon any run was scored at (ascending), the other `headline` metrics (at the full horizon),
+    then `COST_METRICS`. Runs without `@<H>` names show the plain ones instead."""
+    horizons = sorted({h for k in available if (h := horizon_of(k)) is not None})
+    chosen: list[str] = []
+    for metric in PER_HORIZON_METRICS:
+        at = [f"{metric}@{h}" for h in horizons if f"{metric}@{h}" in available]
+        chosen += at or ([metric] if metric in headline and metric in available else [])
+    chosen += [m for m in headline if m in available and m not in PER_HORIZON_METRICS
+               and m not in COST_METRICS]
+    return chosen + [m for m in COST_METRICS if m in available]
+
+
 @dataclass(frozen=True)
 class Stat:
     """Mean and sample std (ddof = 1; None with fewer than two values) of the finite values."""
@@ -126,9 +153,12 @@ def short(key: str) -> str:
     return key[: -len(".name")] if key.count(".") == 1 and key.endswith(".name") else key
 
 
-def group_rows(records: list[RolloutRecord]) -> tuple[list[str], list[Row]]:
-    """The varying keys, and one row per (their values, NFE) in the order runs were found."""
-    keys = varying_keys([r.config for r in records])
+def group_rows(records: list[RolloutRecord], ignore: tuple[str, ...] = ()
+               ) -> tuple[list[str], list[Row]]:
+    """The varying keys, and one row per (their values, NFE) in the order runs were found. Keys
+    in `ignore` (or under one of them) are not settings: runs that differ only there share a row."""
+    keys = [k for k in varying_keys([r.config for r in records])
+            if not any(k == i or k.startswith(f"{i}.") for i in ignore)]
     rows: dict[tuple[Any, ...], Row] = {}
     for record in records:
         settings = {k: value(record.config, k) for k in keys}
