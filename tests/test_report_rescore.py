@@ -17,10 +17,12 @@ from utils import command_line as main
 from utils.report.__main__ import main as report_main
 
 
-def arcs_run(folder: Path, seed: int, samples: np.ndarray, **extra) -> Path:
+def arcs_run(folder: Path, seed: int, samples: np.ndarray, algorithm: dict | None = None,
+             **extra) -> Path:
     dataset = OmegaConf.to_container(OmegaConf.load(main.CONFIG_DIR / "dataset" / "circular_arcs.yaml"))
     config = {"experiment": {"name": "sequence_generation", "rollout": {"nfe": 1}},
-              "algorithm": {"name": "flow_forcing"}, "dataset": dataset, "seed": seed, **extra}
+              "algorithm": {"name": "flow_forcing", **(algorithm or {})}, "dataset": dataset,
+              "seed": seed, **extra}
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     (folder / "rollout").mkdir()
@@ -66,3 +68,15 @@ def test_ignore_joins_runs_that_differ_only_in_an_ignored_key(tmp_path: Path) ->
     assert report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "b"), "--ignore", "load"]) == 0
     (row,) = rows(tmp_path / "b" / "report.csv")
     assert row["n"] == "2" and row["seeds"] == "0,1"
+
+
+def test_frame_auto_is_reported_as_the_frame_the_run_used(tmp_path: Path) -> None:
+    cfg = OmegaConf.load(main.CONFIG_DIR / "dataset" / "circular_arcs.yaml")
+    truth = CircularArcDataModule(cfg, seed=0, batch_size=8, max_steps=1).ground_truth(16, 64)
+    model = {"network": {"kind": "split"}, "token_space": "relative"}
+    arcs_run(tmp_path / "runs" / "0", 0, truth.numpy(), {**model, "frame": "auto"})
+    arcs_run(tmp_path / "runs" / "1", 1, truth.numpy(), {**model, "frame": "heading"})
+    arcs_run(tmp_path / "runs" / "2", 2, truth.numpy(), {**model, "frame": "global"})
+    assert report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "r")]) == 0
+    frames = {row["algorithm.frame"]: row["seeds"] for row in rows(tmp_path / "r" / "report.csv")}
+    assert frames == {"heading": "0,1", "global": "2"}
