@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils import _pytree as pytree
 
-from algorithms.common.sampler import Solver, StreamingSampler
+from algorithms.common.sampler import StreamingSampler
 from algorithms.common.streaming import load_generation_network, make_sampler
 
 METADATA = "stream.json"  # the extra file of every program: how to run it
@@ -59,14 +59,15 @@ class TokenStep(nn.Module):
     """Token `index` of a stream as a pure function of flat tensors (the module docstring).
 
     It sets a fresh `StreamingSampler` to that point of a stream and calls its `step`, so it
-    computes exactly what the sampler computes. `spec` is the state's pytree structure.
+    computes exactly what the sampler computes. `spec` is the state's pytree structure. Traced at
+    `steady_index`, it serves every later token: the networks use a token's index only in tests
+    against 0, 1 and 2 (tests/test_export.py compares tokens well past it).
     """
 
-    def __init__(self, network: nn.Module, nfe: int, solver: Solver, index: int,
-                 spec: pytree.TreeSpec) -> None:
+    def __init__(self, sampler: StreamingSampler, index: int, spec: pytree.TreeSpec) -> None:
         super().__init__()
-        self.network, self.nfe, self.solver, self.index, self.spec = \
-            network, nfe, solver, index, spec
+        self.network, self.index, self.spec = sampler.network, index, spec
+        self.nfe, self.solver = sampler.nfe, sampler.solver  # the fed-back noise: the caller's
 
     def forward(self, context: Tensor, previous: Tensor, noise: Tensor, *state: Tensor
                 ) -> tuple[Tensor, ...]:
@@ -104,14 +105,18 @@ def token_steps(sampler: StreamingSampler, metadata: dict[str, Any] | None = Non
     """The eager functions of tokens 0, 1, ... and of every token from `steady_index` on, and
     the metadata that runs them (state shapes with None for the batch dim; `metadata` added)."""
     network = sampler.network.eval()
+    if getattr(network, "reads_level", False) and sampler.context_noise > 0:
+        raise ValueError("a network that reads its context's level (algorithm.context."
+                         "level_input=true) with stabilisation noise cannot be exported yet: "
+                         "StreamingSampler.step draws the fed-back noise itself, and the level "
+                         "it tells the network is that noise's scale")
     leaves, spec = pytree.tree_flatten(zero_state(sampler, 2))
     info = {"steady_index": steady_index(network), "nfe": sampler.nfe,
             "token_dim": network.token_dim, "context_noise": sampler.context_noise,
             "state_shapes": [[None if d == b else n for d, n in enumerate(leaf.shape)]
                              for leaf, b in zip(leaves, batch_dims(sampler))],
             **(metadata or {})}
-    steps = [TokenStep(network, sampler.nfe, sampler.solver, index, spec)
-             for index in range(info["steady_index"] + 1)]
+    steps = [TokenStep(sampler, index, spec) for index in range(info["steady_index"] + 1)]
     return steps, info
 
 
