@@ -26,6 +26,7 @@ SHRINK = [
     "experiment.rollout.batch_size=16",
     "dataset.train_length=16",
     "dataset.rollout_horizon=40",
+    "experiment.rollout.horizon=40",
     "dataset.num_eval_batches=2",
     "algorithm.backbone.hidden_size=16",
     "algorithm.head.width=16",
