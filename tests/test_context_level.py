@@ -104,8 +104,11 @@ def test_the_level_changes_the_conditioning() -> None:
     assert not torch.allclose(net.encode(context, level)[:, 2:], net.encode(context)[:, 2:])
 
 
-@pytest.mark.parametrize("context_noise", [0.0, 0.03])
-def test_sampler_tells_the_network_the_level_it_feeds_back(context_noise: float) -> None:
+@pytest.mark.parametrize("context_noise,context_level,told", [
+    (0.0, None, 0.0), (0.03, None, 0.03), (0.0, 0.02, 0.02), (0.03, 0.0, 0.0)])
+def test_sampler_tells_the_network_the_level_it_is_given(
+        context_noise: float, context_level: float | None, told: float) -> None:
+    """By default the level told is the stabilisation noise; `context_level` overrides it."""
     net = network()
     seen: list[torch.Tensor] = []
     encode_step = net.encode_step
@@ -115,13 +118,33 @@ def test_sampler_tells_the_network_the_level_it_feeds_back(context_noise: float)
         return encode_step(context, previous, index, state, level)
 
     net.encode_step = spy
-    sampler = StreamingSampler(net, nfe=1, context_noise=context_noise)
+    sampler = StreamingSampler(net, nfe=1, context_noise=context_noise,
+                               context_level=context_level)
     sampler.reset(5)
     for _ in range(4):
         sampler.step()
     assert [lv.shape for lv in seen] == [(5, 1)] * 4
     assert (seen[0] == 0).all(), "token 0 has no context"
-    assert all((lv == context_noise).all() for lv in seen[1:])
+    assert all((lv == told).all() for lv in seen[1:])
+
+
+def test_a_told_level_changes_the_tokens_but_adds_no_noise() -> None:
+    """`context_level` without stabilisation noise: the same draws, other tokens (the network
+    reads the level), and the tokens fed back are the tokens returned."""
+    net = network(frame="heading")
+    noise = torch.randn(6, 3, 2, generator=torch.Generator().manual_seed(1))
+    runs = {}
+    for level in (None, 0.0, 0.05):
+        sampler = StreamingSampler(net, nfe=1, context_level=level)
+        sampler.reset(3)
+        tokens = []
+        for j in range(6):
+            tokens.append(sampler.step(noise=noise[j]))
+            assert torch.equal(sampler.context, tokens[-1])
+        runs[level] = torch.stack(tokens)
+    assert torch.equal(runs[None], runs[0.0])
+    assert torch.equal(runs[0.05][0], runs[0.0][0]), "token 0 has no context, so no level"
+    assert not torch.allclose(runs[0.05][1:], runs[0.0][1:])
 
 
 def test_without_level_input_the_network_is_unchanged() -> None:
@@ -142,6 +165,9 @@ def composed(*overrides: str):
     ["algorithm.context.level_input=true", "algorithm.frame=heading"],
     ["algorithm=diffusion_forcing", "algorithm.context.level_input=true"],
     ["algorithm=predictive", "algorithm.context.level_input=true"],
+    ["algorithm.context.level_input=true", "algorithm.sampling.context_level=0.1"],
+    ["algorithm=diffusion_forcing", "algorithm.context.level_input=true",
+     "algorithm.sampling.context_level=0"],
 ])
 def test_level_input_configs_are_valid(overrides: list[str]) -> None:
     validate_config(composed(*overrides))
@@ -157,6 +183,12 @@ def test_level_input_configs_are_valid(overrides: list[str]) -> None:
       "algorithm.token_space=absolute"], "needs algorithm.context.corruption=gaussian or clean"),
     (["algorithm=diffusion_forcing", "algorithm.context.level_input=true",
       "algorithm.sampling.schedule=pyramid"], "the pyramid schedule feeds back estimates"),
+    (["algorithm.sampling.context_level=0.1"],
+     "algorithm.sampling.context_level: only a network that reads its context's level uses it"),
+    (["algorithm.context.level_input=true", "algorithm.sampling.context_level=-1"],
+     "algorithm.sampling.context_level=-1: must be null or a non-negative number"),
+    (["algorithm.sampling.stabilization_noise=-0.1"],
+     "algorithm.sampling.stabilization_noise=-0.1: must be a non-negative number"),
 ])
 def test_bad_level_input_configs(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError) as error:

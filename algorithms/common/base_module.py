@@ -150,7 +150,19 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
                batch_size: int | None, generator: torch.Generator) -> Tensor:
         """The algorithm's sampler (`generate` calls it in eval mode, without gradients): by
         default K = nfe Euler steps of the average velocity per token (1 NFE: one jump)."""
-        return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator)
+        noise, level = self.context_at_generation()
+        return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
+                       context_noise=noise, context_level=level)
+
+    def context_at_generation(self) -> tuple[float, float | None]:
+        """In data units: the stabilisation noise added to the generated tokens fed back
+        (`algorithm.sampling.stabilization_noise`), and the level a network that reads its
+        context's level is told (`sampling.context_level`; None: that noise). Both are given in
+        `context.noise_unit`; an algorithm without a `sampling` block has 0 and None."""
+        sampling = self.cfg.get("sampling") or {}
+        level = sampling.get("context_level")
+        return (float(sampling.get("stabilization_noise", 0.0)) * self.noise_unit,
+                None if level is None else float(level) * self.noise_unit)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The algorithm config travels with the weights, so a checkpoint says what it holds.

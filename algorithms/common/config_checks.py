@@ -48,6 +48,7 @@ def check_network_config(cfg: DictConfig) -> None:
     check_choice(cfg, "algorithm.head.prediction", ("endpoint", "velocity"))
     check(cfg, "algorithm.head.time_scale", positive, "a positive number")
     check_frame_config(cfg)
+    check_generation_context(cfg)
     check(cfg, "algorithm.ema.decay", lambda v: v is None or (is_number(v) and 0 <= v < 1),
           "null or a number in [0, 1)")
 
@@ -66,6 +67,22 @@ def check_level_input(cfg: DictConfig) -> None:
         raise ConfigError("algorithm.context.level_input=true: the pyramid schedule feeds back "
                           "estimates of unknown level; use algorithm.sampling.schedule="
                           "autoregressive")
+
+
+def check_generation_context(cfg: DictConfig) -> None:
+    """`algorithm.sampling.stabilization_noise` (noise added to the generated tokens fed back)
+    and `sampling.context_level` (the level a network with `context.level_input` is told they
+    have; null: the stabilisation noise), both in `context.noise_unit`, where they are given."""
+    if OmegaConf.select(cfg, "algorithm.sampling.stabilization_noise", default=None) is not None:
+        check(cfg, "algorithm.sampling.stabilization_noise", non_negative,
+              "a non-negative number")
+    if OmegaConf.select(cfg, "algorithm.sampling.context_level", default=None) is None:
+        return
+    check(cfg, "algorithm.sampling.context_level", non_negative, "null or a non-negative number")
+    if OmegaConf.select(cfg, "algorithm.context.level_input", default=False) is not True:
+        raise ConfigError("algorithm.sampling.context_level: only a network that reads its "
+                          "context's level uses it; set algorithm.context.level_input=true or "
+                          "leave it null")
 
 
 def auto_frame(cfg: DictConfig) -> str:

@@ -40,14 +40,16 @@ class StreamingSampler(nn.Module):
     becomes the next context exactly as generated, or with N(0, context_noise²) added
     (Diffusion Forcing's stabilisation; the token returned is the one generated, the noisy copy
     is only what the recurrence reads). A network that reads the context's corruption level
-    (`reads_level`, context.py) is told that level: context_noise, 0 by default.
+    (`reads_level`, context.py) is told `context_level` for every generated context token
+    (default None: context_noise, 0 by default); token 0's empty context is always level 0.
     """
 
     def __init__(self, network: FlowNetwork, nfe: int = 1, solver: Solver = euler_solve,
-                 context_noise: float = 0.0) -> None:
+                 context_noise: float = 0.0, context_level: float | None = None) -> None:
         super().__init__()
         self.network, self.nfe = network, nfe
         self.solver, self.context_noise = solver, context_noise
+        self.context_level = context_noise if context_level is None else context_level
         self.state: State | None = None
         self.index = 0
         self.context: Tensor | None = None
@@ -65,9 +67,9 @@ class StreamingSampler(nn.Module):
         if self.context is None:
             raise RuntimeError("call reset(num_streams) before step()")
         net = self.network
-        if getattr(net, "reads_level", False):  # the context's level: the stabilisation noise
+        if getattr(net, "reads_level", False):  # the level the generated context is said to have
             level = self.context.new_full((*self.context.shape[:-1], 1),
-                                          self.context_noise if self.index >= 1 else 0.0)
+                                          self.context_level if self.index >= 1 else 0.0)
             c, state = net.encode_step(self.context, self.previous, self.index, self.state, level)
         else:
             c, state = net.encode_step(self.context, self.previous, self.index, self.state)
@@ -98,13 +100,13 @@ class StreamingSampler(nn.Module):
 def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
             batch_size: int | None = None, device: torch.device | str = "cpu",
             generator: torch.Generator | None = None, solver: Solver = euler_solve,
-            context_noise: float = 0.0) -> Tensor:
+            context_noise: float = 0.0, context_level: float | None = None) -> Tensor:
     """Generate `[num_samples, horizon, D]` tokens (float32, on the CPU), `batch_size` streams
-    at a time. `generator` must live on `device`. `solver`, `context_noise`: see
+    at a time. `generator` must live on `device`. `solver`, `context_noise`, `context_level`: see
     `StreamingSampler`."""
     batch_size = batch_size or num_samples
     out = torch.empty(num_samples, horizon, network.token_dim)
-    sampler = StreamingSampler(network, nfe, solver, context_noise)
+    sampler = StreamingSampler(network, nfe, solver, context_noise, context_level)
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         sampler.reset(stop - start, device=device)

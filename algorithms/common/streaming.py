@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from algorithms.common.context import rms_step
 from algorithms.common.network import build_network
 from algorithms.common.sampler import StreamingSampler, euler_solve
 
@@ -97,17 +98,33 @@ def load_generation_network(path: str | Path, ema: bool = True,
 
 def make_sampler(network: nn.Module, config: dict[str, Any], nfe: int = 1) -> StreamingSampler:
     """`StreamingSampler` set up as the algorithm's `sample` sets it up (see the docstring)."""
+    sampling = config.get("sampling") or {}
+    unit = checkpoint_noise_unit(network, config)
+    noise = float(sampling.get("stabilization_noise", 0.0)) * unit
+    level = sampling.get("context_level")
+    level = None if level is None else float(level) * unit
     if config.get("name") != "diffusion_forcing":
-        return StreamingSampler(network, nfe, euler_solve)
+        return StreamingSampler(network, nfe, euler_solve, noise, level)
     from algorithms.diffusion_forcing.sampling import flow_euler_solve
 
-    sampling = config.get("sampling", {})
     if sampling.get("schedule", "autoregressive") != "autoregressive":
         raise ValueError(f"algorithm.sampling.schedule={sampling['schedule']}: generates chunks "
                          f"of tokens together, not one token per call; stream with the "
                          f"autoregressive schedule or use pyramid_rollout")
-    return StreamingSampler(network, nfe, flow_euler_solve,
-                            float(sampling.get("stabilization_noise", 0.0)))
+    return StreamingSampler(network, nfe, flow_euler_solve, noise, level)
+
+
+def checkpoint_noise_unit(network: nn.Module, config: dict[str, Any]) -> float:
+    """`context.noise_unit` in data units, as `TrajectoryModel.noise_unit`, from the loaded
+    network's step statistics (the data's RMS step) where the unit is `rms_step`."""
+    unit = (config.get("context") or {}).get("noise_unit", "data")
+    if unit == "data":
+        return 1.0
+    space = network.token_space
+    if not hasattr(space, "step_mean"):
+        raise ValueError(f"algorithm.context.noise_unit={unit}: the checkpoint's token space "
+                         f"keeps no step statistics to measure it with")
+    return float(rms_step({"step_mean": space.step_mean, "step_std": space.step_std}))
 
 
 def open_streams(path: str | Path, num_streams: int, nfe: int = 1, ema: bool = True,

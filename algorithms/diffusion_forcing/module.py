@@ -61,9 +61,9 @@ class DiffusionForcing(TrajectoryModel):
     def sample(self, network: FlowNetwork, num_samples: int, horizon: int, nfe: int,
                batch_size: int | None, generator: torch.Generator) -> Tensor:
         s = self.cfg.sampling
+        noise, level = self.context_at_generation()
         if s.schedule == "pyramid":
             return pyramid_rollout(network, num_samples, horizon, nfe, s.chunk, batch_size,
-                                   self.device, generator, s.stabilization_noise * self.noise_unit)
+                                   self.device, generator, noise)
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
-                       solver=flow_euler_solve,
-                       context_noise=s.stabilization_noise * self.noise_unit)
+                       solver=flow_euler_solve, context_noise=noise, context_level=level)
