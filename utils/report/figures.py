@@ -23,6 +23,13 @@ def _grid(count: int, width: float, height: float) -> tuple[plt.Figure, np.ndarr
     return fig, axes
 
 
+def legend_label(row: Row, with_nfe: bool) -> str:
+    """The row's label for a legend: without the `algorithm.` prefix, and without the keys a row
+    does not set (shown as `–` in the table)."""
+    parts = [p for p in row.label(with_nfe).split(", ") if not p.endswith("=–")]
+    return ", ".join(p.removeprefix("algorithm.") for p in parts) or row.label(True)
+
+
 def _reference(records: list[RolloutRecord], key: str) -> float | None:
     values = [r.metrics.get(key) for r in records]
     finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
@@ -32,9 +39,12 @@ def _reference(records: list[RolloutRecord], key: str) -> float | None:
 def plot_report(rows: list[Row], metrics: list[str], path: Path, title: str = "") -> Path:
     """One panel per metric; per row its seeds (dots) and mean ± sample std (bar). A metric with a
     `<metric>_reference` gets a dashed line at the ground truth's own score."""
-    fig, axes = _grid(len(metrics), max(3.0, 0.9 * len(rows) + 1.5), 3.4)
+    fig, axes = _grid(len(metrics), max(3.0, 0.35 * len(rows) + 1.5), 3.4)
     x = np.arange(len(rows))
-    labels = [row.label(with_nfe=len({r.nfe for r in rows}) > 1).replace(", ", "\n") for row in rows]
+    with_nfe = len({r.nfe for r in rows}) > 1
+    handles = [plt.Line2D([], [], color=f"C{i % 10}", marker="o", ls="")
+               for i in range(len(rows))]
+    labels = [f"{i + 1}: {legend_label(row, with_nfe)}" for i, row in enumerate(rows)]
     records = [r for row in rows for r in row.records]
     for ax, metric in zip(axes.flat, metrics):
         for i, row in enumerate(rows):
@@ -49,12 +59,24 @@ def plot_report(rows: list[Row], metrics: list[str], path: Path, title: str = ""
         if reference is not None:
             ax.axhline(reference, color="grey", ls="--", lw=1.0, label="ground truth vs itself")
             ax.legend(fontsize=7)
-        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_xticks(x, [str(i + 1) for i in x], fontsize=7)
         ax.set_xlim(-0.6, len(rows) - 0.4)
         ax.set_title(metric, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(title or "mean ± std over seeds (dots: each seed)")
-    fig.tight_layout()
+    return _legend_below(fig, handles, labels,
+                         title or "mean ± std over seeds (dots: each seed)", path)
+
+
+def _legend_below(fig: plt.Figure, handles: list, labels: list[str], title: str,
+                  path: Path) -> Path:
+    """One legend under the panels (a row's label can be long; inside a panel it would squeeze
+    the panels to nothing), the title above, saved to `path`."""
+    height = fig.get_figheight()
+    legend_height = 0.2 * len(labels) + 0.2
+    fig.set_figheight(height + legend_height)
+    fig.legend(handles, labels, loc="lower left", fontsize=7, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, legend_height / (height + legend_height), 1, 1))
     return _save(fig, path)
 
 
@@ -87,8 +109,8 @@ def plot_report_curves(rows: list[Row], path: Path, train_length: int | None = N
             y = np.asarray([[np.nan if v is None else v for v in c[key]] for c in same],
                            dtype=np.float64)
             mean = np.nanmean(y, axis=0)
-            ax.plot(x, mean, color=f"C{i % 10}", label=row.label(with_nfe=len({r.nfe for r in rows}) > 1),
-                    marker=".")
+            ax.plot(x, mean, color=f"C{i % 10}", marker=".",
+                    label=f"{i + 1}: {legend_label(row, len({r.nfe for r in rows}) > 1)}")
             if len(same) > 1:
                 std = np.nanstd(y, axis=0, ddof=1)
                 ax.fill_between(x, mean - std, mean + std, color=f"C{i % 10}", alpha=0.2)
@@ -101,7 +123,6 @@ def plot_report_curves(rows: list[Row], path: Path, train_length: int | None = N
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("window end")
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle(title or "over the horizon: mean over seeds, ± std band (dotted: training length)")
-    fig.tight_layout()
-    return _save(fig, path)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    return _legend_below(fig, handles, labels, title or "over the horizon: mean over seeds, "
+                         "± std band (dotted: training length)", path)
