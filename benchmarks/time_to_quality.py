@@ -6,7 +6,7 @@ the default recipe against the seed-faithful configuration, trained side by side
 
 The bar is the quality issue's first one: keep_circle_share >= 0.95 of `--samples` rollouts at
 256 tokens (4x the training length), one network call per token, the EMA weights where the recipe
-has them. Each recipe trains with its own schedule (`experiment.training.max_steps`, 4 000) in a
+has them. Each recipe trains with its own schedule (`experiment.training.max_steps` of its config) in a
 plain PyTorch loop (benchmarks/training.py: loss, backward, clip, AdamW, lr schedule, EMA), on the
 real data stream. The recipes take turns, `--eval-every` steps each, so a slow spell of a shared
 machine falls on both; the clock counts training only, not the evaluations. A recipe stops when

@@ -26,7 +26,10 @@ def composed(*overrides: str):
 
 
 def test_the_default_recipe() -> None:
-    algorithm = composed().algorithm
+    cfg = composed()
+    assert cfg.experiment.training.max_steps == 8000  # 4 000 left the centre random-walking
+    assert cfg.experiment.training.lr_schedule == "cosine"
+    algorithm = cfg.algorithm
     assert algorithm.name == "flow_forcing" and algorithm.frame == "auto"  # heading on the arcs
     assert algorithm.frame_start == "position" and algorithm.frame_noise_scale == 1.0
     assert algorithm.time_sampler.full_jump_prob == 0.5
