@@ -1,5 +1,5 @@
 """Shrunk guards of the default recipe's key mechanisms (issue 15), so that a later change cannot
-silently undo them (README "Towards 16x" has the measured effect of each):
+silently undo them (README "What mattered, and what did not" has the measured effect of each):
   - the default is the moving frame, with token 0's position for the start only, half the tokens
     on the full jump, and the context corruption in RMS steps (scale-free);
   - the network the default config builds, with the dataset's own statistics, is exactly rotation-
