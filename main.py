@@ -38,7 +38,7 @@ def main(cfg: DictConfig) -> None:
     import pytorch_lightning as pl
     import torch
 
-    from algorithms.common.config_checks import resolve_frame
+    from algorithms.common.config_checks import resolve_auto
     from experiments import EXPERIMENT_REGISTRY
     from experiments.sequence_generation import TrainingStopped
     from utils.command_line import fail
@@ -48,7 +48,7 @@ def main(cfg: DictConfig) -> None:
 
     try:
         validate_config(cfg)
-        resolve_frame(cfg)  # algorithm.frame=auto -> heading or global, as the data declare
+        resolve_auto(cfg)  # frame=auto -> heading or global, as the data declare; num_layers=auto
         output_dir = Path(HydraConfig.get().runtime.output_dir)
         run_name = cfg.get("name") or f"{cfg.algorithm.name}_{cfg.dataset.name}"
         print(f"outputs: {output_dir}", flush=True)

@@ -33,16 +33,16 @@ DESIGNS = {
 
 def compose(*overrides: str) -> DictConfig:
     """The root config of `python -m main <overrides>`, checked and resolved as main.py does
-    (`validate_config`, then `resolve_frame`: `algorithm.frame=auto` becomes a concrete frame)."""
+    (`validate_config`, then `resolve_auto`: every `auto` choice becomes a concrete value)."""
     from hydra import compose as hydra_compose, initialize_config_dir
 
-    from algorithms.common.config_checks import resolve_frame
+    from algorithms.common.config_checks import resolve_auto
     from utils.config_checks import validate_config
 
     with initialize_config_dir(config_dir=str(REPO / "configurations"), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides))
     validate_config(cfg)
-    resolve_frame(cfg)
+    resolve_auto(cfg)
     return cfg
 
 

@@ -46,7 +46,7 @@ def wandb_id(run: Path) -> str:
 # are filled in from the fixture.
 BAD_INPUTS = [
     (["algorithm=nope"], "algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, "
-                         "flow_forcing_seed, predictive"),
+                         "flow_forcing_seed, meanflow, predictive"),
     (["dataset=nope"], "dataset=nope: unknown; choose one of circular_arcs"),
     (["experiment=nope"], "experiment=nope: unknown; choose one of sequence_generation"),
     (["foo=bar"], "foo=bar: unknown key; "),
@@ -63,6 +63,10 @@ BAD_INPUTS = [
     (["dataset.train_length=-5"], "dataset.train_length=-5: must be an integer >= 3"),
     (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),
     (["algorithm.backbone.name=transformer"], "algorithm.backbone.name=transformer: must be one"),
+    (["algorithm.backbone.num_layers=deep"], "algorithm.backbone.num_layers=deep: must be a "
+                                             "positive integer or auto"),
+    (["algorithm=diffusion_forcing", "algorithm.evaluation.rollout_nfe=[1,0]"],
+     "algorithm.evaluation.rollout_nfe=[1, 0]: must be a positive integer or a non-empty list"),
     (["experiment.tasks=[training,nope]"], "experiment.tasks=['training', 'nope']: must be a "
                                           "non-empty list of tasks from rollout, test"),
     (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit: must be one"),

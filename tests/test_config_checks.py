@@ -59,4 +59,4 @@ def test_group_precheck_accepts_sweeps_and_rejects_unknown_names(capsys) -> None
         main.check_group_choices(["algorithm=flow_forcing,nope"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "error: algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, flow_forcing_seed, predictive")
+        "error: algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, flow_forcing_seed, meanflow, predictive")

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow  # real (shrunk) runs of python -m main
 RUNS = {
     "global": (["algorithm.frame=global"], 1),
     "heading": (["algorithm.frame=heading"], 1),
-    "diffusion_forcing": (["algorithm=diffusion_forcing"], 3),
+    # stabilisation noise on (the default is 0): the fed-back noise path is what is tested
+    "diffusion_forcing": (["algorithm=diffusion_forcing", "algorithm.sampling.stabilization_noise=0.02"], 3),
     "seed_recipe": (list(SEED_RECIPE), 2),
 }
 

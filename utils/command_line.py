@@ -220,11 +220,11 @@ def check_job(cfg: DictConfig, multirun: bool) -> None:
 
 def build_algorithm(cfg: DictConfig):  # -> TrajectoryModel, without loading anything
     from algorithms import ALGORITHM_REGISTRY
-    from algorithms.common.config_checks import resolve_frame
+    from algorithms.common.config_checks import resolve_auto
     from datasets import DATASET_REGISTRY
 
     cfg = cfg.copy()
-    resolve_frame(cfg)
+    resolve_auto(cfg)
     t = cfg.experiment.training
     data = DATASET_REGISTRY[cfg.dataset.name](cfg.dataset, seed=cfg.seed,
                                               batch_size=t.batch_size, max_steps=t.max_steps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from algorithms.common.backbones import BACKBONES
+from algorithms.common.backbones import BACKBONES, resolve_layers
 from algorithms.common.context import CORRUPTIONS, FEATURES, NOISE_UNITS
 from algorithms.common.frame import FRAME_NEEDS, FRAME_STARTS, FRAMES
 from algorithms.common.network import NETWORK_KINDS
@@ -21,7 +21,8 @@ def check_network_config(cfg: DictConfig) -> None:
                           "the per-token head, which the seed's network does not have")
     check_choice(cfg, "algorithm.backbone.name", BACKBONES)
     check(cfg, "algorithm.backbone.hidden_size", positive_int, "a positive integer")
-    check(cfg, "algorithm.backbone.num_layers", positive_int, "a positive integer")
+    check(cfg, "algorithm.backbone.num_layers", lambda v: positive_int(v) or v == "auto",
+          "a positive integer or auto")
     check(cfg, "algorithm.backbone.dropout", lambda v: is_number(v) and 0 <= v < 1, "in [0, 1)")
     token_space = check_choice(cfg, "algorithm.token_space", TOKEN_SPACES)
     corruption = check_choice(cfg, "algorithm.context.corruption", CORRUPTIONS)
@@ -49,6 +50,7 @@ def check_network_config(cfg: DictConfig) -> None:
     check(cfg, "algorithm.head.time_scale", positive, "a positive number")
     check_frame_config(cfg)
     check_generation_context(cfg)
+    check_evaluation_config(cfg)
     check(cfg, "algorithm.ema.decay", lambda v: v is None or (is_number(v) and 0 <= v < 1),
           "null or a number in [0, 1)")
 
@@ -104,6 +106,26 @@ def resolve_frame(cfg: DictConfig) -> None:
     so that the model, its checkpoint and its logs hold the concrete choice."""
     if OmegaConf.select(cfg, "algorithm.frame", default=None) == "auto":
         cfg.algorithm.frame = auto_frame(cfg)
+
+
+def resolve_auto(cfg: DictConfig) -> None:
+    """Replace every `auto` choice of the root config by what it means for this run, so that the
+    model, its checkpoint, its logs and the report hold concrete values: `algorithm.frame`
+    (`resolve_frame`) and `algorithm.backbone.num_layers` (`backbones.resolve_layers`)."""
+    resolve_frame(cfg)
+    if OmegaConf.select(cfg, "algorithm.backbone.num_layers", default=None) == "auto":
+        cfg.algorithm.backbone.num_layers = resolve_layers(cfg.algorithm.backbone.name, "auto")
+
+
+def check_evaluation_config(cfg: DictConfig) -> None:
+    """`algorithm.evaluation`: the network calls per token this algorithm is evaluated at by
+    default (the experiment's `validation.nfe` and `rollout.nfe` read them)."""
+    if OmegaConf.select(cfg, "algorithm.evaluation", default=None) is None:
+        return  # an older config without the key: the experiment's own values
+    check(cfg, "algorithm.evaluation.validation_nfe", positive_int, "a positive integer")
+    check(cfg, "algorithm.evaluation.rollout_nfe", lambda v: positive_int(v) or (
+        isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
+        "a positive integer or a non-empty list of them, e.g. [1,10]")
 
 
 def check_frame_config(cfg: DictConfig) -> None:

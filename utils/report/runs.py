@@ -95,10 +95,11 @@ def find_run_folders(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
 def read_config(run_dir: Path) -> dict[str, Any]:
     """The run's resolved config, flattened; interpolations that no longer resolve stay as written."""
     config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    if OmegaConf.select(config, "algorithm.frame", default=None) == "auto":
-        from algorithms.common.config_checks import resolve_frame
+    if "auto" in (OmegaConf.select(config, "algorithm.frame", default=None),
+                  OmegaConf.select(config, "algorithm.backbone.num_layers", default=None)):
+        from algorithms.common.config_checks import resolve_auto
 
-        resolve_frame(config)  # the frame the run used, as main.py resolved it (heading or global)
+        resolve_auto(config)  # what the run used, as main.py resolved it (frame, layers)
     try:
         tree = OmegaConf.to_container(config, resolve=True)
     except Exception:  # e.g. a custom resolver this process does not know

@@ -1,0 +1,94 @@
+"""The comparison grid of issue 16 is one multirun (README "Baselines and backbones"): each of
+its points composes to the setting the README's table measured, with no per-point override:
+  - every algorithm in the moving frame on the arcs (`frame=auto`);
+  - Diffusion Forcing without stabilisation noise, validated at K = 10, rolled out at K = 1 and 10;
+  - the one-step algorithms and the predictive baseline at one evaluation per token;
+  - minGRU and minLSTM with two layers (`num_layers=auto`), the others with one;
+  - `algorithm=meanflow` is the shortcut model with the MeanFlow objective and time scale 10.
+Composition only (no training): the shrunk end-to-end runs are tests/test_algorithms_end_to_end.py."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig
+
+from algorithms.common.backbones import BACKBONES
+from algorithms.common.config_checks import resolve_auto
+from utils import command_line as main
+from utils.config_checks import validate_config
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+GRID_START = "python -m main -m algorithm=flow_forcing,meanflow,diffusion_forcing,predictive"
+
+
+def grid_command() -> list[str]:
+    """The README's grid multirun, as its arguments after `python -m main -m`."""
+    lines = README.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(GRID_START))
+    command = ""
+    for line in lines[start:]:
+        command += line.strip().removesuffix("\\") + " "
+        if not line.rstrip().endswith("\\"):
+            break
+    command = re.sub(r"\s#.*$", "", command)
+    return shlex.split(command)[4:]
+
+
+def grid_points() -> list[list[str]]:
+    """Every job of the README's multirun: one list of plain overrides each."""
+    parsed = OverridesParser.create().parse_overrides(grid_command())
+    axes = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
+            else [f"{o.get_key_element()}={o.get_value_element_as_str()}"] for o in parsed]
+    return [list(point) for point in itertools.product(*axes)]
+
+
+def composed(overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(str(main.CONFIG_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    validate_config(cfg)
+    resolve_auto(cfg)
+    return cfg
+
+
+def test_the_grid_is_algorithms_by_backbones_by_three_seeds() -> None:
+    points = grid_points()
+    assert len(points) == 4 * len(BACKBONES) * 3
+    backbones = {o.split("=")[1] for p in points for o in p if o.startswith("algorithm.backbone.name=")}
+    assert backbones == set(BACKBONES)
+    assert {o for p in points for o in p if o.startswith("seed=")} == {"seed=0", "seed=1", "seed=2"}
+    assert "experiment.training.max_steps=4000" in points[0]
+
+
+@pytest.mark.parametrize("overrides", [p for p in grid_points() if "seed=0" in p],
+                         ids=lambda p: " ".join(o.split("=")[1] for o in p[:2]))
+def test_every_point_is_the_measured_setting(overrides: list[str]) -> None:
+    cfg = composed(overrides)
+    a, e = cfg.algorithm, cfg.experiment
+    assert a.frame == "heading" and a.network.kind == "split"
+    assert a.backbone.num_layers == (2 if a.backbone.name in ("mingru", "minlstm") else 1)
+    assert a.backbone.hidden_size == 128 and e.training.max_steps == 4000
+    if a.name == "diffusion_forcing":
+        assert a.sampling.stabilization_noise == 0.0 and a.sampling.schedule == "autoregressive"
+        assert e.validation.nfe == 10 and list(e.rollout.nfe) == [1, 10]
+    else:
+        assert e.validation.nfe == 1 and e.rollout.nfe == 1
+    if "algorithm=meanflow" in overrides:
+        assert a.name == "flow_forcing" and a.loss.objective == "meanflow"
+        assert a.head.time_scale == 10.0
+    elif a.name == "flow_forcing":
+        assert a.loss.objective == "shortcut" and a.head.time_scale == 1000.0
+
+
+def test_auto_choices_are_what_the_user_overrides() -> None:
+    cfg = composed(["algorithm=diffusion_forcing", "algorithm.backbone.name=mingru",
+                    "algorithm.backbone.num_layers=3", "algorithm.sampling.schedule=pyramid",
+                    "experiment.rollout.nfe=4"])
+    assert cfg.algorithm.backbone.num_layers == 3 and cfg.algorithm.frame == "global"
+    assert cfg.experiment.rollout.nfe == 4 and cfg.experiment.validation.nfe == 10
