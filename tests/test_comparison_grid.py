@@ -10,8 +10,11 @@ Composition only (no training): the shrunk end-to-end runs are tests/test_algori
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,40 @@ def test_auto_choices_are_what_the_user_overrides() -> None:
                     "experiment.rollout.nfe=4"])
     assert cfg.algorithm.backbone.num_layers == 3 and cfg.algorithm.frame == "global"
     assert cfg.experiment.rollout.nfe == 4 and cfg.experiment.validation.nfe == 10
+
+
+@pytest.mark.slow
+def test_the_grid_runs_and_the_report_makes_one_table(tmp_path: Path) -> None:
+    """The README's two commands, shrunk (4 steps, seed 0 only): one multirun over every
+    algorithm and backbone, then one report with a row per algorithm, backbone and NFE."""
+    from tests.conftest import REPO, run_main
+    from tests.test_algorithms_end_to_end import TINY
+    from tests.test_report import read_csv
+
+    sweep = tmp_path / "grid"
+    args = [a for a in grid_command() if not a.startswith(("hydra.sweep.dir=", "wandb.mode=",
+                                                          "experiment.training.max_steps="))]
+    args = ["seed=0" if a.startswith("seed=") else a for a in args]
+    run_main("-m", *args, *TINY, "experiment.rollout.horizon=40",
+             "experiment.rollout.eval_horizons=[24,40]", f"hydra.sweep.dir={sweep}",
+             cwd=tmp_path, timeout=1200)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WANDB_SILENT": "true"}
+    result = subprocess.run([sys.executable, "-m", "utils.report", str(sweep), "--ignore",
+                             "experiment.validation.nfe"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "skipped" not in result.stdout, result.stderr[-3000:]
+    rows = read_csv(sweep / "report" / "report.csv")
+    cells = {(r["algorithm.name"], r.get("algorithm.loss.objective", "–"),
+              r["algorithm.backbone.name"], r["nfe"]) for r in rows}
+    expected = {(name, objective, b, nfe) for b in BACKBONES for name, objective, nfe in (
+        ("flow_forcing", "shortcut", "1"), ("flow_forcing", "meanflow", "1"),
+        ("diffusion_forcing", "–", "1"), ("diffusion_forcing", "–", "10"),
+        ("predictive", "–", "1"))}
+    assert cells == expected and len(rows) == len(expected)
+    for row in rows:
+        assert row["n"] == "1" and row["seeds"] == "0"
+        assert row["algorithm.backbone.num_layers"] == (
+            "2" if row["algorithm.backbone.name"] in ("mingru", "minlstm") else "1")
+        assert 0.0 <= float(row["keep_circle_share@24_mean"]) <= 1.0
+        assert float(row["us_per_token_per_stream_mean"]) > 0
+    assert (sweep / "report" / "report.md").read_text().count("\n| ") >= len(expected)
