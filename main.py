@@ -8,7 +8,7 @@ YAML each; the experiment then runs its `experiment.tasks` in order. Examples:
     python -m main resume=<wandb id or run folder>  # continue a run where it stopped
     python -m main load=<ckpt, run or id> experiment.tasks=[rollout]
 
-The command line is checked before Hydra runs (`utils/command_line.py`): bad input gets one
+The command line is checked before Hydra runs (`experiments/command_line.py`): bad input gets one
 line on stderr and exit code 2, and no run folder is created or touched.
 """
 
@@ -38,11 +38,12 @@ def main(cfg: DictConfig) -> None:
     import pytorch_lightning as pl
     import torch
 
-    from algorithms.common.config_checks import resolve_auto
     from experiments import EXPERIMENT_REGISTRY
+    from experiments.command_line import fail
+    from experiments.components import resolve_auto
+    from experiments.run_config import validate_config
     from experiments.sequence_generation import TrainingStopped
-    from utils.command_line import fail
-    from utils.config_checks import ConfigError, validate_config
+    from utils.config_checks import ConfigError
     from utils.loggers import finish_wandb
     from utils.run_info import update_run_info
 
@@ -70,7 +71,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from utils.command_line import prepare
+    from experiments.command_line import prepare
 
     sys.argv = [sys.argv[0], *prepare(sys.argv[1:])]
     main()

@@ -2,7 +2,8 @@
 whose `name` key picks the LightningModule below.
 
 The registry is built on first use (PEP 562 module `__getattr__`), so importing the plain-PyTorch
-parts (`algorithms.common.*`: networks, samplers, streaming, export) imports no Lightning."""
+parts (`algorithms.networks`, `algorithms.generation`: networks, samplers, streaming, export)
+imports no Lightning."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Forcing with K = 10 and 50 Euler steps per token, and the predictive baseline.
     python -m benchmarks.generation [--rounds 5] [--no-aoti]
 
 Each row is the streaming generator (`StreamingSampler`, set up as the algorithm's rollout sets
-it up: `algorithms.common.streaming.make_sampler`), drawing its own noise, past the first tokens.
+it up: `algorithms.generation.streaming.make_sampler`), drawing its own noise, past the first tokens.
 Two more ways to run the same 1-NFE step: the torch.export program called from Python, and that
 program compiled by AOTInductor (C++ kernels, no Python per op; `--no-aoti` skips the ~30 s
 compile per program). Weights are a fresh initialisation: the speed does not depend on them.
@@ -22,10 +22,10 @@ from typing import Callable
 
 import torch
 
-from algorithms.common.export import (ExportedStreams, compile_program, export_streams,
+from algorithms.generation.export import (ExportedStreams, compile_program, export_streams,
                                       load_program, token_steps)
-from algorithms.common.sampler import StreamingSampler
-from algorithms.common.streaming import make_sampler
+from algorithms.generation.sampler import StreamingSampler
+from algorithms.generation.streaming import make_sampler
 from benchmarks.recipes import build, compose
 from benchmarks.timing import interleave, median, paired_ratio, spread
 

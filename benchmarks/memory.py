@@ -8,7 +8,7 @@ generates, and reads the peak (`VmHWM`). Reported: the whole process's peak and 
 the peak over the warm process, for two generators:
   streaming  `StreamingSampler.step` in a loop that keeps no token (what an application holding
              streams does): the state has a fixed size, so memory should not grow at all;
-  rollout    `algorithms.common.sampler.rollout`, which returns every token `[B, T, D]` (float32:
+  rollout    `algorithms.generation.sampler.rollout`, which returns every token `[B, T, D]` (float32:
              B·T·D·4 bytes, 51 MB for 64 streams of 100k 2-D tokens): it grows by its output.
 """
 
@@ -41,8 +41,8 @@ def child(mode: str, tokens: int, batch: int) -> dict[str, float]:
     """Run in the measuring process: warm up, reset the peak, generate, read the peak."""
     import torch
 
-    from algorithms.common.sampler import rollout
-    from algorithms.common.streaming import make_sampler
+    from algorithms.generation.sampler import rollout
+    from algorithms.generation.streaming import make_sampler
     from benchmarks.recipes import build, compose
 
     cfg = compose("algorithm=flow_forcing")

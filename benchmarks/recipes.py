@@ -15,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from algorithms.common.base_module import TrajectoryModel
+from algorithms.base.trajectory_model import TrajectoryModel
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_SIZE = ("algorithm.backbone.hidden_size=256", "algorithm.backbone.num_layers=2",
@@ -36,8 +36,8 @@ def compose(*overrides: str) -> DictConfig:
     (`validate_config`, then `resolve_auto`: every `auto` choice becomes a concrete value)."""
     from hydra import compose as hydra_compose, initialize_config_dir
 
-    from algorithms.common.config_checks import resolve_auto
-    from utils.config_checks import validate_config
+    from experiments.components import resolve_auto
+    from experiments.run_config import validate_config
 
     with initialize_config_dir(config_dir=str(REPO / "configurations"), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides))
@@ -50,13 +50,9 @@ def build(cfg: DictConfig) -> tuple[TrajectoryModel, object]:
     """The LightningModule (its network initialised from `cfg.seed`) and the datamodule."""
     import torch
 
-    from algorithms import ALGORITHM_REGISTRY
-    from datasets import DATASET_REGISTRY
+    from experiments.components import build_algorithm, build_datamodule
 
-    t = cfg.experiment.training
-    data = DATASET_REGISTRY[cfg.dataset.name](cfg.dataset, seed=cfg.seed,
-                                              batch_size=t.batch_size, max_steps=t.max_steps)
+    data = build_datamodule(cfg)
     torch.manual_seed(cfg.seed)
-    algo = ALGORITHM_REGISTRY[cfg.algorithm.name](cfg.algorithm, t, data.token_dim,
-                                                  data.statistics(), seed=cfg.seed)
+    algo = build_algorithm(cfg, data)
     return algo, data

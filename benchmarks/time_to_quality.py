@@ -15,7 +15,7 @@ it meets the bar, at its max_steps, or at the first evaluation after its trainin
 
 Recipes: `default` (`python -m main` as it is when this runs), `seed_faithful`
 (benchmarks/recipes.py, at the seed's size: batch 32, GRU 2x256, head width 256), and the
-default with either frame (`frame_global`, `frame_heading`: algorithms/common/frame.py).
+default with either frame (`frame_global`, `frame_heading`: algorithms/networks/frame.py).
 """
 
 from __future__ import annotations

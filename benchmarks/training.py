@@ -18,8 +18,8 @@ from typing import Callable
 import torch
 from omegaconf import DictConfig
 
-from algorithms.common.base_module import TrajectoryModel
-from algorithms.common.context import shift_right
+from algorithms.base.trajectory_model import TrajectoryModel
+from algorithms.networks.context import shift_right
 from benchmarks.recipes import DESIGNS, SEED_SIZE, build, compose
 from benchmarks.timing import interleave, median, paired_ratio, spread
 

@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 from torch import Tensor
 
 from utils.metrics import window_distribution_curves, window_distribution_metrics
+from utils.packages import Extra
 from utils.plotting import plot_metric_curves
 
 
@@ -29,8 +30,12 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     # The symmetries of the data's dynamics that a model may build in: "rotation" and/or
     # "translation" of the plane, meaning that the law of a continuation given its past commutes
     # with them (the start distribution need not). None by default: a model may assume nothing.
-    # `algorithm.frame=heading` needs both (algorithms/common/frame.py).
+    # `algorithm.frame=heading` needs both (algorithms/networks/frame.py).
     SYMMETRIES: frozenset[str] = frozenset()
+    # The optional dependency group the dataset needs beyond the base install (`utils.packages.
+    # Extra`: e.g. a simulator's package); None: the base install is enough. A run that picks the
+    # dataset without it stops with one line saying `pip install -r requirements/<group>.txt`.
+    EXTRA: Extra | None = None
 
     @property
     def symmetries(self) -> set[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger
 
-from algorithms.common.base_module import TrajectoryModel
+from algorithms.base.trajectory_model import TrajectoryModel
 
 
 class RolloutMonitor(pl.Callback):

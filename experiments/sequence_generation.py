@@ -18,22 +18,20 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import Logger, WandbLogger
 from torch import Tensor
 
-from algorithms import ALGORITHM_REGISTRY
-from algorithms.common.base_module import TrajectoryModel
-from datasets import DATASET_REGISTRY
+from algorithms.base.trajectory_model import NonFiniteLossError, TrajectoryModel
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
 from experiments.config_checks import (TrainingExperimentSchema, check_training_config,
                                        eval_horizons)
-from algorithms.common.base_module import NonFiniteLossError
+from experiments.components import build_algorithm, build_datamodule
 from utils.checkpoints import (AtomicCheckpointIO, load_weights, read_global_step,
                                resumable_checkpoint)
-from utils.curves import DESCRIPTIVE_KEYS
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
 from utils.config_checks import ConfigError
-from utils.run_lookup import resolve_checkpoint
+from utils.curves import DESCRIPTIVE_KEYS
 from utils.device import resolve_device
 from utils.loggers import build_loggers, logged_training_steps
+from utils.run_lookup import resolve_checkpoint
 from utils.samples import save_samples
 
 
@@ -52,15 +50,11 @@ class SequenceGenerationExperiment(BaseExperiment):
     # ----- components, built on first use -------------------------------------------------
     @cached_property
     def datamodule(self) -> pl.LightningDataModule:
-        t = self.cfg.experiment.training
-        return DATASET_REGISTRY[self.cfg.dataset.name](
-            self.cfg.dataset, seed=self.cfg.seed, batch_size=t.batch_size, max_steps=t.max_steps)
+        return build_datamodule(self.cfg)
 
     @cached_property
     def algorithm(self) -> TrajectoryModel:
-        algo = ALGORITHM_REGISTRY[self.cfg.algorithm.name](
-            self.cfg.algorithm, self.cfg.experiment.training, self.datamodule.token_dim,
-            self.datamodule.statistics(), seed=self.cfg.seed)
+        algo = build_algorithm(self.cfg, self.datamodule)
         if self.cfg.load:
             path = resolve_checkpoint(self.cfg.load, "load", self.cfg.run_roots)
             load_weights(algo, path, key="load")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from algorithms.common.backbones import BACKBONES
+from algorithms.networks.backbones import BACKBONES
 from tests.conftest import SHRINK, run_main
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.common.backbones import BACKBONES, build_backbone, state_numel
-from algorithms.common.min_rnn import log_space_scan
-from algorithms.common.network import build_network
-from algorithms.common.sampler import StreamingSampler
+from algorithms.networks.backbones import BACKBONES, build_backbone, state_numel
+from algorithms.networks.min_rnn import log_space_scan
+from algorithms.networks.build import build_network
+from algorithms.generation.sampler import StreamingSampler
 from tests.test_network_and_sampler import STATS
 
 

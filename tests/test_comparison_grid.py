@@ -1,5 +1,6 @@
-"""The comparison grid of issue 16 is one multirun (README "Baselines and backbones"): each of
-its points composes to the setting the README's table measured, with no per-point override:
+"""The comparison grid of issue 16 is one multirun (docs/results/baselines.md, "The comparison
+grid, as one multirun"): each of its points composes to the setting that page's table measured,
+with no per-point override:
   - every algorithm in the moving frame on the arcs (`frame=auto`);
   - Diffusion Forcing without stabilisation noise, validated at K = 10, rolled out at K = 1 and 10;
   - the one-step algorithms and the predictive baseline at one evaluation per token;
@@ -22,18 +23,18 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
-from algorithms.common.backbones import BACKBONES
-from algorithms.common.config_checks import resolve_auto
-from utils import command_line as main
-from utils.config_checks import validate_config
+from algorithms.networks.backbones import BACKBONES
+from experiments.components import resolve_auto
+from experiments import command_line as main
+from experiments.run_config import validate_config
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GRID_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results" / "baselines.md"
 GRID_START = "python -m main -m algorithm=flow_forcing,meanflow,diffusion_forcing,predictive"
 
 
 def grid_command() -> list[str]:
-    """The README's grid multirun, as its arguments after `python -m main -m`."""
-    lines = README.read_text().splitlines()
+    """The grid multirun of docs/results/baselines.md, as its arguments after `python -m main -m`."""
+    lines = GRID_PAGE.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip().startswith(GRID_START))
     command = ""
     for line in lines[start:]:
@@ -45,7 +46,7 @@ def grid_command() -> list[str]:
 
 
 def grid_points() -> list[list[str]]:
-    """Every job of the README's multirun: one list of plain overrides each."""
+    """Every job of the grid multirun: one list of plain overrides each."""
     parsed = OverridesParser.create().parse_overrides(grid_command())
     axes = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
             else [f"{o.get_key_element()}={o.get_value_element_as_str()}"] for o in parsed]
@@ -99,7 +100,7 @@ def test_auto_choices_are_what_the_user_overrides() -> None:
 
 @pytest.mark.slow
 def test_the_grid_runs_and_the_report_makes_one_table(tmp_path: Path) -> None:
-    """The README's two commands, shrunk (4 steps, seed 0 only): one multirun over every
+    """The grid page's two commands, shrunk (4 steps, seed 0 only): one multirun over every
     algorithm and backbone, then one report with a row per algorithm, backbone and NFE."""
     from tests.conftest import REPO, run_main
     from tests.test_algorithms_end_to_end import TINY
@@ -113,7 +114,7 @@ def test_the_grid_runs_and_the_report_makes_one_table(tmp_path: Path) -> None:
              "experiment.rollout.eval_horizons=[24,40]", f"hydra.sweep.dir={sweep}",
              cwd=tmp_path, timeout=1200)
     env = {**os.environ, "PYTHONPATH": str(REPO), "WANDB_SILENT": "true"}
-    result = subprocess.run([sys.executable, "-m", "utils.report", str(sweep), "--ignore",
+    result = subprocess.run([sys.executable, "-m", "experiments.report", str(sweep), "--ignore",
                              "experiment.validation.nfe"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "skipped" not in result.stdout, result.stderr[-3000:]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from utils import command_line as main
+from experiments import command_line as main
 from algorithms import ALGORITHM_REGISTRY
 from datasets import DATASET_REGISTRY
 from experiments import EXPERIMENT_REGISTRY
-from utils.config_checks import ConfigError, validate_config
+from experiments.run_config import validate_config
+from utils.config_checks import ConfigError
 
 
 def composed(*overrides: str):
@@ -60,3 +61,34 @@ def test_group_precheck_accepts_sweeps_and_rejects_unknown_names(capsys) -> None
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
         "error: algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, flow_forcing_seed, meanflow, predictive")
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["+algorithm.head.colour=red"],
+     "algorithm.head.colour: unknown key; allowed: width, depth, time_dim, time_scale, prediction"),
+    (["algorithm=predictive", "+algorithm.loss.flow_weight=2"], "algorithm.loss: unknown key; allowed: "),
+    (["algorithm=predictive", "+algorithm.sampling.stabilization_noise=0.1"],
+     "algorithm.sampling: unknown key"),
+    (["algorithm.head.width=wide"], "algorithm.head.width=wide: must be an integer"),
+    (["algorithm.context.level_input=maybe"], "algorithm.context.level_input=maybe: must be true or false"),
+    (["algorithm.backbone.name=transformer"],
+     "algorithm.backbone.name=transformer: must be one of gru, lstm, mingru, minlstm, selective_ssm"),
+    (["algorithm=diffusion_forcing", "algorithm.sampling.schedule=zigzag"],
+     "algorithm.sampling.schedule=zigzag: must be one of autoregressive, pyramid"),
+    (["algorithm.loss.objective=gan"], "algorithm.loss.objective=gan: must be one of shortcut, meanflow"),
+    (["algorithm.context.features=[position,speed]"],
+     "algorithm.context.features=['position', 'speed']: must be one of position, delta (each entry)"),
+    (["~algorithm.head.width"], "algorithm.head.width: missing; the algorithm flow_forcing needs it"),
+])
+def test_the_algorithm_schema_checks_names_types_and_choices(overrides: list[str],
+                                                             message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        check(*overrides)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value), str(error.value)
+
+
+def test_every_algorithm_declares_its_keys() -> None:
+    from algorithms.base.config_schema import TrajectoryModelSchema
+
+    for name, owner in ALGORITHM_REGISTRY.items():
+        assert issubclass(owner.config_schema, TrajectoryModelSchema), name

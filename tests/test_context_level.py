@@ -9,12 +9,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from algorithms.common.context import ContextFeatures, gaussian_corruption, rms_step, shift_right
-from algorithms.common.frame import HeadingContextFeatures
-from algorithms.common.network import build_network
-from algorithms.common.sampler import StreamingSampler
-from utils import command_line as main
-from utils.config_checks import ConfigError, validate_config
+from algorithms.networks.context import ContextFeatures, gaussian_corruption, rms_step, shift_right
+from algorithms.networks.frame import HeadingContextFeatures
+from algorithms.networks.build import build_network
+from algorithms.generation.sampler import StreamingSampler
+from experiments import command_line as main
+from experiments.run_config import validate_config
+from utils.config_checks import ConfigError
 
 STATS = {k: torch.tensor(v) for k, v in {
     "token_mean": [0.05, -0.02], "token_std": [1.4, 1.3], "first_mean": [0.1, -0.1],
@@ -60,7 +61,7 @@ def test_clean_prob_keeps_whole_sequences_clean() -> None:
 
 
 def test_noise_unit_is_data_or_the_rms_step() -> None:
-    from algorithms.common.context import noise_unit
+    from algorithms.networks.context import noise_unit
 
     assert noise_unit(OmegaConf.create({}), STATS) == 1.0
     assert noise_unit(OmegaConf.create({"noise_unit": "data"}), STATS) == 1.0

@@ -8,7 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from datasets.circular_arcs import CircularArcDataModule, CircularArcs
-from utils.metrics import fit_circle
+from datasets.circular_arcs.circle_fit import fit_circle
 
 
 def make_datamodule(**overrides: float) -> CircularArcDataModule:

@@ -15,9 +15,9 @@ from datasets import DATASET_REGISTRY
 from experiments.config_checks import eval_horizons
 from experiments.sequence_generation import summarise
 from tests.conftest import SHRINK, run_main
-from utils.report.__main__ import main as report_main
-from utils.report.runs import with_horizon_names
-from utils.report.table import default_metrics, horizon_of
+from experiments.report.__main__ import main as report_main
+from experiments.report.runs import with_horizon_names
+from experiments.report.table import default_metrics, horizon_of
 
 
 def test_eval_horizons_are_clipped_sorted_and_include_the_full_horizon() -> None:

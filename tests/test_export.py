@@ -1,4 +1,4 @@
-"""The exported step (algorithms/common/export.py): saved with torch.export.save, loaded with
+"""The exported step (algorithms/generation/export.py): saved with torch.export.save, loaded with
 torch.export.load, it gives the eager StreamingSampler's tokens, the first tokens included, for
 real checkpoints and for every backbone; a step that cannot be exported names its backbone."""
 
@@ -14,12 +14,12 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from algorithms.common.backbones import BACKBONES
-from algorithms.common.export import (ExportedStreams, compile_program, export_streams,
+from algorithms.networks.backbones import BACKBONES
+from algorithms.generation.export import (ExportedStreams, compile_program, export_streams,
                                       load_program, save_streams, steady_index, zero_state)
-from algorithms.common.network import build_network
-from algorithms.common.sampler import StreamingSampler
-from algorithms.common.streaming import load_generation_network, make_sampler
+from algorithms.networks.build import build_network
+from algorithms.generation.sampler import StreamingSampler
+from algorithms.generation.streaming import load_generation_network, make_sampler
 from tests.conftest import REPO
 from tests.test_network_and_sampler import STATS
 from tests.test_streaming import RUNS, shrunk_runs  # noqa: F401  (a fixture, shared)
@@ -133,7 +133,7 @@ def test_a_backbone_that_cannot_export_is_named() -> None:
 def test_the_command_line_exports_a_checkpoint(shrunk_runs: dict[str, Path],
                                                tmp_path: Path) -> None:
     checkpoint = shrunk_runs["heading"] / "checkpoints" / "last.ckpt"
-    result = subprocess.run([sys.executable, "-m", "algorithms.common.export", str(checkpoint),
+    result = subprocess.run([sys.executable, "-m", "algorithms.generation.export", str(checkpoint),
                              str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

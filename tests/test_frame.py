@@ -1,4 +1,4 @@
-"""The moving frame (algorithms/common/frame.py), without Lightning: exact rotation and
+"""The moving frame (algorithms/networks/frame.py), without Lightning: exact rotation and
 translation equivariance at one network evaluation, step mode = sequence mode, the token
 space's inverse, the default left alone, and the data's declared symmetries."""
 
@@ -11,15 +11,17 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from algorithms.common.context import shift_right
-from algorithms.common.frame import HeadingFlowNetwork, from_frame, heading, to_frame
-from algorithms.common.network import FlowNetwork, build_network
-from algorithms.common.sampler import StreamingSampler, rollout
+from algorithms.networks.context import shift_right
+from algorithms.networks.frame import HeadingFlowNetwork, from_frame, heading, to_frame
+from algorithms.networks.build import build_network
+from algorithms.networks.flow_network import FlowNetwork
+from algorithms.generation.sampler import StreamingSampler, rollout
 from datasets import DATASET_REGISTRY
 from datasets.base import SequenceDataModule
-from utils import command_line as main
-from algorithms.common.config_checks import resolve_frame
-from utils.config_checks import ConfigError, validate_config
+from experiments import command_line as main
+from experiments.components import resolve_auto as resolve_frame
+from experiments.run_config import validate_config
+from utils.config_checks import ConfigError
 
 
 def composed(*overrides: str):
@@ -247,7 +249,7 @@ def test_bad_frame_configs(overrides: list[str], message: str) -> None:
 def test_diffusion_forcing_samples_in_the_moving_frame() -> None:
     """Diffusion Forcing's autoregressive sampler (K flow Euler steps, stabilisation noise) runs
     through the same StreamingSampler, so the moving frame and its equivariance carry over."""
-    from algorithms.diffusion_forcing.sampling import flow_euler_solve
+    from algorithms.generation.solvers import flow_euler_solve
 
     validate_config(composed("algorithm=diffusion_forcing", "algorithm.frame=heading"))
     net = network()

@@ -7,8 +7,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.common.context import shift_right
-from algorithms.common.network import FlowNetwork
+from algorithms.networks.context import shift_right
+from algorithms.networks.flow_network import FlowNetwork
 from algorithms.flow_forcing.meanflow_loss import meanflow_loss, meanflow_target, meanflow_times
 from algorithms.flow_forcing.shortcut_loss import lerp
 from algorithms.flow_forcing.time_sampler import sample_times

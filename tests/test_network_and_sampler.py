@@ -6,11 +6,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.common.backbones import BACKBONES
-from algorithms.common.context import ContextFeatures, shift_right
-from algorithms.common.network import FlowNetwork
-from algorithms.common.sampler import StreamingSampler, euler_solve, rollout
-from algorithms.common.token_space import TokenSpace
+from algorithms.networks.backbones import BACKBONES
+from algorithms.networks.context import ContextFeatures, shift_right
+from algorithms.networks.flow_network import FlowNetwork
+from algorithms.generation.sampler import StreamingSampler, rollout
+from algorithms.generation.solvers import euler_solve
+from algorithms.networks.token_space import TokenSpace
 
 STATS = {
     "token_mean": torch.tensor([0.1, -0.2]), "token_std": torch.tensor([1.3, 1.4]),

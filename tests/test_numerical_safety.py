@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 # Batch 9 of the training stream holds a NaN; everything else is the real program.
 INJECT = """
 import runpy, sys
-import datasets.circular_arcs as arcs
+import datasets.circular_arcs.datamodule as arcs
 draw = arcs.ArcBatches.__getitem__
 def poisoned(self, index):
     batch = draw(self, index)

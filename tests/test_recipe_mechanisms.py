@@ -1,5 +1,6 @@
 """Shrunk guards of the default recipe's key mechanisms (issue 15), so that a later change cannot
-silently undo them (README "What mattered, and what did not" has the measured effect of each):
+silently undo them (docs/results/circles.md, "What mattered, and what did not", has the measured
+effect of each):
   - the default is the moving frame, with token 0's position for the start only, half the tokens
     on the full jump, and the context corruption in RMS steps (scale-free);
   - the network the default config builds, with the dataset's own statistics, is exactly rotation-
@@ -11,13 +12,13 @@ from __future__ import annotations
 import torch
 from hydra import compose, initialize_config_dir
 
-from algorithms.common.config_checks import resolve_frame
-from algorithms.common.frame import HeadingFlowNetwork
-from algorithms.common.network import build_network
+from experiments.components import resolve_auto as resolve_frame
+from algorithms.networks.frame import HeadingFlowNetwork
+from algorithms.networks.build import build_network
 from datasets.circular_arcs import CircularArcDataModule
 from tests.test_frame import arcs, forced_stream, rotation
-from utils import command_line as main
-from utils.config_checks import validate_config
+from experiments import command_line as main
+from experiments.run_config import validate_config
 
 
 def composed(*overrides: str):

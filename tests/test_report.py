@@ -1,4 +1,4 @@
-"""The report across runs (`python -m utils.report`): grouping, numbers equal to the runs'
+"""The report across runs (`python -m experiments.report`): grouping, numbers equal to the runs'
 metrics.json, clear lines for broken runs, and end to end on a shrunk multirun."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, SHRINK, run_main
-from utils.report.__main__ import main as report_main
-from utils.report.table import varying_keys
+from experiments.report.__main__ import main as report_main
+from experiments.report.table import varying_keys
 
 
 def make_run(folder: Path, algorithm: str, seed: int, metrics: dict[str, Any],
@@ -189,7 +189,7 @@ def test_nothing_readable_exits_2_with_one_line(tmp_path: Path) -> None:
     (run / "rollout" / "metrics.json").write_text("{")
     (tmp_path / "nothing").mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "utils.report", str(tmp_path / "sweep"),
+    result = subprocess.run([sys.executable, "-m", "experiments.report", str(tmp_path / "sweep"),
                              str(tmp_path / "nothing")], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
@@ -231,7 +231,7 @@ def test_multirun_then_report(tmp_path: Path) -> None:
         assert len(wandb_tables) == 3  # the curves of each NFE, and the NFE curve
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "WANDB_SILENT": "true"}
-    result = subprocess.run([sys.executable, "-m", "utils.report", str(sweep), "--wandb", "offline"],
+    result = subprocess.run([sys.executable, "-m", "experiments.report", str(sweep), "--wandb", "offline"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "skipped" not in result.stdout and "wandb report run:" in result.stdout

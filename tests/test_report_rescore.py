@@ -1,4 +1,4 @@
-"""`python -m utils.report --horizons` (score a rollout's prefix from its samples) and `--ignore`
+"""`python -m experiments.report --horizons` (score a rollout's prefix from its samples) and `--ignore`
 (keys that do not make a row of their own), on run folders written here."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import yaml
 from omegaconf import OmegaConf
 
 from datasets.circular_arcs import CircularArcDataModule
-from utils import command_line as main
-from utils.report.__main__ import main as report_main
+from experiments import command_line as main
+from experiments.report.__main__ import main as report_main
 
 
 def arcs_run(folder: Path, seed: int, samples: np.ndarray, algorithm: dict | None = None,

@@ -7,11 +7,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.common.backbones import BACKBONES
-from algorithms.common.context import shift_right
-from algorithms.common.network import FlowNetwork, build_network
-from algorithms.common.sampler import StreamingSampler, euler_solve, rollout
-from algorithms.common.seed_network import SeedFlowNetwork
+from algorithms.networks.backbones import BACKBONES
+from algorithms.networks.context import shift_right
+from algorithms.networks.build import build_network
+from algorithms.networks.flow_network import FlowNetwork
+from algorithms.generation.sampler import StreamingSampler, rollout
+from algorithms.generation.solvers import euler_solve
+from algorithms.networks.seed_network import SeedFlowNetwork
 from algorithms.flow_forcing.shortcut_loss import shortcut_flow_loss
 from algorithms.flow_forcing.time_sampler import sample_times
 from tests.test_config_checks import check as check_config

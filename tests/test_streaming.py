@@ -1,4 +1,4 @@
-"""The streaming generator (algorithms/common/streaming.py): built from real checkpoints of
+"""The streaming generator (algorithms/generation/streaming.py): built from real checkpoints of
 `python -m main`, it gives exactly the rollout task's tokens, uses the EMA, takes given noise,
 and needs neither Lightning nor Hydra at run time."""
 
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.common.base_module import ROLLOUT_STREAM
-from algorithms.common.sampler import rollout
-from algorithms.common.streaming import (generate, load_generation_network, make_sampler,
+from algorithms.base.trajectory_model import ROLLOUT_STREAM
+from algorithms.generation.sampler import rollout
+from algorithms.generation.streaming import (generate, load_generation_network, make_sampler,
                                          open_streams)
 from benchmarks.recipes import SEED_RECIPE
 from tests.conftest import REPO, SHRINK, run_main
@@ -120,7 +120,7 @@ def test_no_lightning_or_hydra_at_run_time(shrunk_runs: dict[str, Path]) -> None
     checkpoint = str(shrunk_runs["heading"] / "checkpoints" / "last.ckpt")
     code = (
         "import sys\n"
-        "from algorithms.common.streaming import open_streams, generate\n"
+        "from algorithms.generation.streaming import open_streams, generate\n"
         f"streams = open_streams({checkpoint!r}, 4)\n"
         "assert generate(streams, 10).shape == (4, 10, 2)\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -5,9 +5,9 @@ each group's keys (`check_config` of every algorithm, dataset and experiment).""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
-
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
@@ -58,6 +58,12 @@ def check_choice(cfg: DictConfig, key: str, allowed: tuple | list) -> Any:
     return check(cfg, key, lambda v: v in allowed, f"one of {', '.join(map(str, allowed))}")
 
 
+def choices(name: str, allowed: Iterable[str]) -> type[enum.Enum]:
+    """An Enum whose members are the `allowed` strings, for a field of a config schema: OmegaConf
+    then rejects any other value (`check_types` says which ones are allowed)."""
+    return enum.Enum(name, {value: value for value in allowed})
+
+
 TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
               "Bool": "true or false", "String": "a string"}
 
@@ -68,23 +74,36 @@ def check_types(cfg: DictConfig, group: str, schema: type) -> None:
     between keys are the owner's `check_config`. One line naming the key on failure."""
     values = OmegaConf.create(OmegaConf.to_container(cfg[group], resolve=True))
     try:
-        OmegaConf.merge(OmegaConf.structured(schema), values)
+        merged = OmegaConf.merge(OmegaConf.structured(schema), values)
     except ConfigKeyError as error:
         owner = error.object_type if dataclasses.is_dataclass(error.object_type) else schema
         allowed = ", ".join(f.name for f in dataclasses.fields(owner))
         raise ConfigError(f"{group}.{error.full_key}: unknown key; allowed: {allowed}") from None
     except ValidationError as error:
+        key = re.sub(r"\[\d+\]$", "", str(error.full_key))  # a list's entry: name the list
+        choice = re.search(r"expected one of \[([^\]]*)\]", str(error.msg))
+        if choice:
+            value = OmegaConf.select(values, key) if key != error.full_key else error.value
+            value = OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
+            raise ConfigError(f"{group}.{key}={value}: must be one of {choice.group(1)}"
+                              + (" (each entry)" if key != error.full_key else "")) from None
         found = re.search(r"converted to (\w+)|not a valid (\w+)", str(error.msg))
         wanted = next((g for g in found.groups() if g), "") if found else ""
         raise ConfigError(f"{group}.{error.full_key}={error.value}: must be "
                           f"{TYPE_WORDS.get(wanted.capitalize(), wanted or 'of another type')}"
                           ) from None
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        raise ConfigError(f"{group}.{missing[0]}: missing; the {group} {cfg[group].get('name')} "
+                          f"needs it (add it with +{group}.{missing[0]}=...)")
 
 
 def validate(cfg: DictConfig, registries: dict[str, dict[str, Any]]) -> None:
     """Raise `ConfigError` on the first bad value. The root keys are checked here; each group's
-    keys by the class that owns them (`check_config(cfg)`: an algorithm's beside the algorithm),
-    so adding an algorithm, dataset or experiment never means editing this file."""
+    keys by the class that owns them (`config_schema` for names and types, `check_config(cfg)`
+    for ranges and rules between keys: an algorithm's beside the algorithm), so adding an
+    algorithm, dataset or experiment never means editing this file. `registries` maps each
+    group to its classes by name (handed down by `experiments/run_config.py`)."""
     check(cfg, "seed", lambda v: is_int(v) and v >= 0, "a non-negative integer")
     check_choice(cfg, "wandb.mode", WANDB_MODES)
     check(cfg, "wandb.log_checkpoints", lambda v: isinstance(v, bool), "true or false")
@@ -100,17 +119,5 @@ def validate(cfg: DictConfig, registries: dict[str, dict[str, Any]]) -> None:
         if getattr(owner, "config_schema", None) is not None:
             check_types(cfg, group, owner.config_schema)
         owner.check_config(cfg)
-    if cfg.get("cluster") is not None:  # cluster=<name>: its keys, checked beside the Slurm code
-        from utils.cluster.config_checks import check_cluster_config
-
-        check_cluster_config(cfg)
-
-
-def validate_config(cfg: DictConfig) -> None:
-    """`validate` with the registries' names (imports the registries, hence torch)."""
-    from algorithms import ALGORITHM_REGISTRY
-    from datasets import DATASET_REGISTRY
-    from experiments import EXPERIMENT_REGISTRY
-
-    validate(cfg, {"dataset": DATASET_REGISTRY, "algorithm": ALGORITHM_REGISTRY,
-                   "experiment": EXPERIMENT_REGISTRY})
+        if getattr(owner, "EXTRA", None) is not None:  # an optional dependency group (packages.py)
+            owner.EXTRA.require(f"{group}={cfg[group].name}")

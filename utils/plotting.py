@@ -1,4 +1,5 @@
-"""Figures for trajectory rollouts: trajectories, fitted centres and metric curves over the horizon."""
+"""Figures for rollouts of any dataset: 2-D trajectories, metric curves over the horizon, NFE curves.
+A dataset's own figures live beside it (e.g. `datasets/circular_arcs/plots.py`)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,15 @@ import matplotlib.pyplot as plt  # noqa: E402  (must follow the backend choice)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
 
 
-def _to_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
+def to_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float64).numpy()
     return np.asarray(x, dtype=np.float64)
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -58,30 +58,16 @@ def plot_trajectories(
     If ``train_length`` is given, steps after it are dashed and lighter, so extrapolation beyond the
     training horizon is visible. Returns the path written.
     """
-    panels = [("generated", _to_numpy(samples))]
+    panels = [("generated", to_numpy(samples))]
     if ground_truth is not None:
-        panels.append(("ground truth", _to_numpy(ground_truth)))
+        panels.append(("ground truth", to_numpy(ground_truth)))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), squeeze=False)
     for ax, (name, traj) in zip(axes[0], panels):
         suffix = "" if train_length is None else f" (dashed: t >= {train_length})"
         _draw_trajectories(ax, traj, max_samples, train_length, name + suffix)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
-
-
-def plot_centres(centres: np.ndarray | torch.Tensor, path: str | Path, low: float, high: float, title: str = "") -> Path:
-    """Scatter fitted centres ``[N, 2]`` with the reference square ``[low, high]^2`` outlined."""
-    c = _to_numpy(centres).reshape(-1, 2)
-    c = c[np.isfinite(c).all(axis=1)]
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.add_patch(Rectangle((low, low), high - low, high - low, fill=False, ec="k", ls="--", lw=1.0))
-    ax.scatter(c[:, 0], c[:, 1], s=6, alpha=0.6)
-    ax.autoscale_view()
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.set_title(title or f"fitted centres (N={len(c)})")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _panel_grid(count: int) -> tuple[plt.Figure, np.ndarray]:
@@ -129,7 +115,7 @@ def plot_metric_curves(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_nfe_curve(curve: dict[str, list[float | None]], path: str | Path, keys: list[str],
@@ -153,4 +139,4 @@ def plot_nfe_curve(curve: dict[str, list[float | None]], path: str | Path, keys:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

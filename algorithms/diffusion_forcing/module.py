@@ -13,30 +13,55 @@ or the pyramid schedule (`sampling.schedule`, `sampling.chunk`; see sampling.py)
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 from torch import Tensor
 
-from algorithms.common.base_module import TrajectoryModel
-from algorithms.common.context import gaussian_corruption, shift_right
-from algorithms.common.network import FlowNetwork
-from algorithms.common.sampler import rollout
-from algorithms.diffusion_forcing.sampling import flow_euler_solve, pyramid_rollout
+from algorithms.base.config_schema import GenerationSchema, TrajectoryModelSchema
+from algorithms.base.trajectory_model import TrajectoryModel
+from algorithms.diffusion_forcing.sampling import pyramid_rollout
 from algorithms.flow_forcing.shortcut_loss import lerp
 from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
-from utils.config_checks import ConfigError, check, check_choice, non_negative, positive_int
+from algorithms.generation.sampler import rollout
+from algorithms.generation.solvers import flow_euler_solve
+from algorithms.networks.context import gaussian_corruption, shift_right
+from algorithms.networks.flow_network import FlowNetwork
+from utils.config_checks import ConfigError, check, choices, non_negative, positive_int
 
 SCHEDULES = ("autoregressive", "pyramid")
+TimeSampler = choices("TimeSampler", TIME_SAMPLERS)
+Schedule = choices("Schedule", SCHEDULES)
+
+
+@dataclass
+class FlowTimeSchema:
+    kind: TimeSampler = MISSING
+
+
+@dataclass
+class ScheduleSchema(GenerationSchema):
+    schedule: Schedule = MISSING
+    chunk: int = MISSING
+
+
+@dataclass
+class DiffusionForcingSchema(TrajectoryModelSchema):
+    """`algorithm=diffusion_forcing`."""
+
+    time_sampler: FlowTimeSchema = field(default_factory=FlowTimeSchema)
+    sampling: ScheduleSchema = field(default_factory=ScheduleSchema)
 
 
 class DiffusionForcing(TrajectoryModel):
+    config_schema = DiffusionForcingSchema
+
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:
         super().check_config(cfg)  # the network's keys (surrogate context: flow_forcing only)
-        check_choice(cfg, "algorithm.time_sampler.kind", TIME_SAMPLERS)
-        if check_choice(cfg, "algorithm.sampling.schedule", SCHEDULES) == "pyramid" and \
-                cfg.algorithm.network.kind == "seed":
+        if cfg.algorithm.sampling.schedule == "pyramid" and cfg.algorithm.network.kind == "seed":
             raise ConfigError("algorithm.sampling.schedule=pyramid: needs algorithm.network."
                               "kind=split (the seed's network reads the noisy token itself)")
         check(cfg, "algorithm.sampling.chunk", positive_int, "a positive integer")

@@ -18,20 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from algorithms.common.backbones import State
-from algorithms.common.network import FlowNetwork
-from algorithms.common.sampler import Velocity
-
-
-def flow_euler_solve(velocity: Velocity, z: Tensor, nfe: int) -> Tensor:
-    """Integrate dz/dt = v(z, t → t) (the instantaneous velocity flow matching learns) from
-    t = 0 to 1 in K = nfe Euler steps. z `[B, D]` -> `[B, D]`."""
-    if nfe < 1:
-        raise ValueError(f"nfe must be >= 1, got {nfe}")
-    for k in range(nfe):
-        t = torch.full(z.shape[:-1], k / nfe, device=z.device, dtype=z.dtype)
-        z = z + velocity(z, t, t) / nfe
-    return z
+from algorithms.networks.backbones import State
+from algorithms.networks.flow_network import FlowNetwork
 
 
 def pyramid_chunk(network: FlowNetwork, noise: Tensor, stabilization: Tensor, nfe: int,

@@ -5,31 +5,62 @@ or MeanFlow's JVP target (`algorithm.loss.objective`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor
 
-from algorithms.common.base_module import TrajectoryModel
-from algorithms.common.context import gaussian_corruption, shift_right
-from algorithms.common.network import FlowNetwork
+from algorithms.base.config_schema import GenerationSchema, TrajectoryModelSchema
+from algorithms.base.trajectory_model import TrajectoryModel
+from algorithms.networks.context import gaussian_corruption, shift_right
+from algorithms.networks.flow_network import FlowNetwork
 from algorithms.flow_forcing.meanflow_loss import meanflow_loss, meanflow_times
 from algorithms.flow_forcing.shortcut_loss import lerp, shortcut_flow_loss, start_weights
 from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
-from utils.config_checks import (ConfigError, check, check_choice, non_negative, positive,
-                                 probability)
+from utils.config_checks import ConfigError, check, choices, non_negative, positive, probability
 
 OBJECTIVES = ("shortcut", "meanflow")
 # MeanFlow's target holds d/ds of the head, and the sinusoids of SinusoidalEmbedding turn a
 # time scale k into derivatives of order k. Measured (default sizes, batch 32, 250 steps): MSE
 # 218 at scale 1000, 1.4 at 100, 0.50 at 10, 0.53 at 1 (one seed; the shortcut's flow term: 0.67).
 MEANFLOW_MAX_TIME_SCALE = 100
+TimeSampler = choices("TimeSampler", TIME_SAMPLERS)
+Objective = choices("Objective", OBJECTIVES)
+
+
+@dataclass
+class FlowTimesSchema:
+    kind: TimeSampler = MISSING
+    full_jump_prob: float = MISSING
+
+
+@dataclass
+class OneStepLossSchema:
+    objective: Objective = MISSING
+    flow_weight: float = MISSING
+    shortcut_weight: float = MISSING
+    start_weight: float = MISSING
+    meanflow_distinct_prob: float = MISSING
+    adaptive_p: float = MISSING
+    adaptive_c: float = MISSING
+
+
+@dataclass
+class OneStepSchema(TrajectoryModelSchema):
+    """`algorithm=flow_forcing` (and its recipes: meanflow, flow_forcing_seed)."""
+
+    time_sampler: FlowTimesSchema = field(default_factory=FlowTimesSchema)
+    loss: OneStepLossSchema = field(default_factory=OneStepLossSchema)
+    sampling: GenerationSchema = field(default_factory=GenerationSchema)
 
 
 class OneStepDiffusionForcing(TrajectoryModel):
+    config_schema = OneStepSchema
+
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:
         super().check_config(cfg)
-        check_choice(cfg, "algorithm.time_sampler.kind", TIME_SAMPLERS)
         check(cfg, "algorithm.time_sampler.full_jump_prob", probability, "in [0, 1]")
         check(cfg, "algorithm.loss.flow_weight", non_negative, "a non-negative number")
         check(cfg, "algorithm.loss.shortcut_weight", non_negative, "a non-negative number")
@@ -38,7 +69,7 @@ class OneStepDiffusionForcing(TrajectoryModel):
             if cfg.algorithm.loss.start_weight != 1.0 and cfg.algorithm.loss.objective != "shortcut":
                 raise ConfigError("algorithm.loss.start_weight: only the shortcut objective weights "
                                   "tokens; keep it 1 with algorithm.loss.objective=meanflow")
-        if check_choice(cfg, "algorithm.loss.objective", OBJECTIVES) == "meanflow":
+        if cfg.algorithm.loss.objective == "meanflow":
             check(cfg, "algorithm.loss.meanflow_distinct_prob", probability, "in [0, 1]")
             check(cfg, "algorithm.loss.adaptive_p", non_negative, "a non-negative number")
             check(cfg, "algorithm.loss.adaptive_c", positive, "a positive number")

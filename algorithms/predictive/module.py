@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from algorithms.common.base_module import TrajectoryModel
-from algorithms.common.context import shift_right
-from algorithms.common.network import FlowNetwork
+from algorithms.base.trajectory_model import TrajectoryModel
+from algorithms.networks.context import shift_right
+from algorithms.networks.flow_network import FlowNetwork
 
 
 class PredictiveBaseline(TrajectoryModel):

@@ -9,7 +9,10 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from utils.config_checks import ConfigError, check, positive_int
+from utils.packages import Extra
 
+#: what submitting and supervising a job needs beyond the base install
+CLUSTER_EXTRA = Extra("cluster", ("submitit",))
 KEYS = ("partition", "account", "qos", "time", "nodes", "tasks_per_node", "gpus_per_node",
         "cpus_per_task", "mem", "constraint", "setup", "sbatch", "job_name", "signal_delay_s",
         "max_timeouts")
@@ -58,7 +61,8 @@ def valid_time(v: Any) -> bool:
 
 
 def check_cluster_config(cfg: DictConfig) -> None:
-    """Raise `ConfigError` naming the first bad `cluster.*` key (a cluster is selected)."""
+    """Raise `ConfigError` naming the first bad `cluster.*` key (a cluster is selected), or the
+    missing package of the cluster group."""
     cluster = cfg.cluster
     unknown = sorted(set(cluster) - set(KEYS))
     if unknown:
@@ -113,6 +117,7 @@ def check_cluster_config(cfg: DictConfig) -> None:
         raise ConfigError(f"cluster.job_name={cluster.job_name}: the job would be named "
                           f"{job_name(cfg)!r}, which Lightning takes for an interactive session; "
                           f"set cluster.job_name to another name")
+    CLUSTER_EXTRA.require("cluster (Slurm submission)")
 
 
 def job_name(cfg: DictConfig) -> str:

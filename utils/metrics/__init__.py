@@ -1,25 +1,21 @@
-"""Metrics for rollouts: circle fits, per-window statistics, coverage/diversity, and distances
-between generated and ground-truth windows for any data."""
+"""Metrics of generated sequences that need nothing of the data: distances between generated and
+ground-truth windows at the same horizon (energy distance, sliced Wasserstein, diversity). A
+dataset's own measures live beside it (e.g. `datasets/circular_arcs/circle_metrics.py`)."""
 
-from .circle_fit import fit_circle, window_statistics
-from .circle_rollout import circle_metric_curves, circle_rollout_metrics
-from .coverage import sliced_wasserstein, uniform_coverage_ratio
-from .distribution import (
+from utils.metrics.distribution import (
     energy_distance,
     mean_pairwise_distance,
     window_distribution_curves,
     window_distribution_metrics,
 )
+from utils.metrics.sliced_wasserstein import sliced_wasserstein
+from utils.metrics.windows import window_starts
 
 __all__ = [
-    "fit_circle",
-    "window_statistics",
-    "circle_rollout_metrics",
-    "circle_metric_curves",
-    "sliced_wasserstein",
-    "uniform_coverage_ratio",
     "energy_distance",
     "mean_pairwise_distance",
+    "sliced_wasserstein",
     "window_distribution_curves",
     "window_distribution_metrics",
+    "window_starts",
 ]

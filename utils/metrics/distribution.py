@@ -16,8 +16,8 @@ import math
 import torch
 from torch import Tensor
 
-from .circle_fit import window_starts
-from .coverage import sliced_wasserstein
+from utils.metrics.sliced_wasserstein import sliced_wasserstein
+from utils.metrics.windows import window_starts
 
 
 def _pairwise(a: Tensor, b: Tensor) -> Tensor:

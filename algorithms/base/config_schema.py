@@ -1,0 +1,99 @@
+"""The `algorithm` keys every trajectory model shares, as a structured config: OmegaConf checks
+their names, types and choices (`utils.config_checks.check_types`); the values are in each
+algorithm's YAML (`MISSING` here). Ranges and rules between keys are `config_checks.py`'s.
+
+An algorithm subclasses `TrajectoryModelSchema` with its own keys (e.g. `flow_forcing`'s loss)
+and names it as its `config_schema`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+from algorithms.networks.backbones import BACKBONES
+from algorithms.networks.context import CORRUPTIONS, FEATURES, NOISE_UNITS
+from algorithms.networks.flow_head import PREDICTIONS
+from algorithms.networks.frame import FRAME_STARTS, FRAMES
+from algorithms.networks.build import NETWORK_KINDS
+from algorithms.networks.token_space import TOKEN_SPACES
+from utils.config_checks import choices
+
+TokenSpace = choices("TokenSpace", TOKEN_SPACES)
+Corruption = choices("Corruption", CORRUPTIONS)
+NoiseUnit = choices("NoiseUnit", NOISE_UNITS)
+Feature = choices("Feature", FEATURES)
+Frame = choices("Frame", FRAMES)
+FrameStart = choices("FrameStart", FRAME_STARTS)
+NetworkKind = choices("NetworkKind", NETWORK_KINDS)
+Backbone = choices("Backbone", BACKBONES)
+Prediction = choices("Prediction", PREDICTIONS)
+
+
+@dataclass
+class ContextSchema:
+    """What stands in for generated tokens in training (`networks/context.py`)."""
+
+    corruption: Corruption = MISSING
+    noise_max: float = MISSING
+    noise_unit: Optional[NoiseUnit] = None  # absent: data units
+    clean_prob: Optional[float] = None  # absent: 0
+    features: list[Feature] = MISSING
+    level_input: bool = MISSING
+
+
+@dataclass
+class NetworkSchema:
+    kind: NetworkKind = MISSING
+
+
+@dataclass
+class BackboneSchema:
+    name: Backbone = MISSING
+    hidden_size: int = MISSING
+    num_layers: Any = MISSING  # a positive integer or "auto" (checked in config_checks.py)
+    dropout: float = MISSING
+
+
+@dataclass
+class HeadSchema:
+    width: int = MISSING
+    depth: int = MISSING
+    time_dim: int = MISSING
+    time_scale: float = MISSING
+    prediction: Prediction = MISSING
+
+
+@dataclass
+class EmaSchema:
+    decay: Optional[float] = MISSING  # null: evaluate the raw weights
+
+
+@dataclass
+class EvaluationSchema:
+    validation_nfe: int = MISSING
+    rollout_nfe: Any = MISSING  # a positive integer or a list of them
+
+
+@dataclass
+class GenerationSchema:
+    """`algorithm.sampling` of the algorithms that sample (flow_forcing, diffusion_forcing)."""
+
+    stabilization_noise: float = MISSING
+    context_level: Optional[float] = MISSING
+
+
+@dataclass
+class TrajectoryModelSchema:
+    name: str = MISSING
+    token_space: TokenSpace = MISSING
+    context: ContextSchema = field(default_factory=ContextSchema)
+    frame: Frame = MISSING
+    frame_start: Optional[FrameStart] = None  # absent: position
+    frame_noise_scale: Optional[float] = None  # absent: 1
+    network: NetworkSchema = field(default_factory=NetworkSchema)
+    backbone: BackboneSchema = field(default_factory=BackboneSchema)
+    head: HeadSchema = field(default_factory=HeadSchema)
+    ema: EmaSchema = field(default_factory=EmaSchema)
+    evaluation: EvaluationSchema = field(default_factory=EvaluationSchema)

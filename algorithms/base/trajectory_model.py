@@ -1,0 +1,174 @@
+"""The LightningModule wiring shared by every trajectory model: network, EMA, optimiser,
+logging and generation. Subclasses define `training_loss`, and may replace `sample`."""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from algorithms.base.config_checks import check_network_config
+from algorithms.base.config_schema import TrajectoryModelSchema
+from algorithms.networks.context import noise_unit
+from algorithms.networks.build import build_network
+from algorithms.networks.flow_network import FlowNetwork
+from algorithms.generation.sampler import rollout
+from utils.seeding import stream_generator, stream_seed
+
+# Noise streams, separate from every data stream. Training noise is reseeded at every step from
+# (seed, global step, rank), so a resumed run draws the noise an uninterrupted one would.
+ROLLOUT_STREAM, TRAIN_NOISE_STREAM, EVAL_NOISE_STREAM = 100, 101, 102
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training met a non-finite loss or gradient: stop rather than train on garbage."""
+
+    def __init__(self, what: str, step: int) -> None:
+        super().__init__(f"non-finite {what} at step {step}")
+        self.what, self.step = what, step
+
+
+class TrajectoryModel(pl.LightningModule, abc.ABC):
+    """cfg: the `algorithm` group; optim: `experiment.training` (lr, schedule, ...)."""
+
+    #: the `algorithm` keys' names, types and choices (a subclass with keys of its own extends it)
+    config_schema: type = TrajectoryModelSchema
+
+    def __init__(self, cfg: DictConfig, optim: DictConfig, token_dim: int,
+                 statistics: dict[str, Tensor], seed: int = 0) -> None:
+        super().__init__()
+        self.cfg, self.optim, self.seed = cfg, optim, seed
+        self.bad_steps_left = int(optim.get("max_bad_steps", 0))
+        self.network = build_network(cfg, token_dim, statistics)
+        # context.noise_max's unit in data units (1, or the data's RMS step): context.py
+        self.noise_unit = noise_unit(cfg.context, statistics)
+        self.ema: AveragedModel | None = None
+        if cfg.ema.decay:
+            self.ema = AveragedModel(self.network, use_buffers=True,
+                                     multi_avg_fn=get_ema_multi_avg_fn(cfg.ema.decay))
+            self.ema.requires_grad_(False)  # averaged, never trained (and DDP must not wait on it)
+
+    @classmethod
+    def check_config(cls, cfg: DictConfig) -> None:
+        """Raise `ConfigError` naming the first bad `algorithm.*` key (the root config given)."""
+        check_network_config(cfg)
+
+    @abc.abstractmethod
+    def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """x `[B, T, D]` data tokens -> (loss, named detached parts)."""
+
+    @property
+    def generation_network(self) -> FlowNetwork:
+        """The weights used to evaluate and generate: the EMA when there is one."""
+        return self.ema.module if self.ema is not None else self.network
+
+    def on_train_batch_start(self, batch: Tensor, batch_idx: int) -> None:
+        torch.manual_seed(stream_seed(self.seed, TRAIN_NOISE_STREAM, self.global_step,
+                                      self.global_rank))
+
+    def on_validation_batch_start(self, batch: Tensor, batch_idx: int, dataloader_idx: int = 0
+                                  ) -> None:
+        # The same noise at every validation: losses compare across steps and across resumes.
+        torch.manual_seed(stream_seed(self.seed, EVAL_NOISE_STREAM, batch_idx, self.global_rank))
+
+    on_test_batch_start = on_validation_batch_start
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
+        loss, parts = self.training_loss(self.network, batch)
+        if not torch.isfinite(loss):
+            # Skip a bounded number of bad batches (`max_bad_steps`), then stop: returning
+            # None makes Lightning skip the backward pass and the optimiser step.
+            if self.bad_steps_left <= 0:
+                raise NonFiniteLossError("loss", self.global_step)
+            self.bad_steps_left -= 1
+            self.print(f"warning: non-finite loss at step {self.global_step}; batch skipped "
+                       f"({self.bad_steps_left} more skips allowed)")
+            return None
+        self.log("train/loss", loss, prog_bar=True)
+        self.log_dict({f"train/{k}": v for k, v in parts.items()})
+        return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # After backward, before clipping: a finite loss can still give inf/NaN gradients.
+        grads = [p.grad for p in self.network.parameters() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack([g.abs().sum() for g in grads]).sum()):
+            raise NonFiniteLossError("gradient", self.global_step)
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Here, not in on_train_batch_end: checkpoint callbacks run before that hook, and a
+        # checkpoint must hold the EMA of the very weights it stores.
+        if self.ema is not None:
+            self.ema.update_parameters(self.network)
+
+    def _eval_step(self, batch: Tensor, stage: str) -> Tensor:
+        loss, parts = self.training_loss(self.generation_network, batch)
+        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
+        self.log_dict({f"{stage}/{k}": v for k, v in parts.items()}, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        return self._eval_step(batch, "test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        o = self.optim
+        optimizer = torch.optim.AdamW(self.network.parameters(), lr=o.lr,
+                                      weight_decay=o.weight_decay, betas=tuple(o.betas))
+        total = max(1, int(o.max_steps))
+        warmup = min(int(o.warmup_steps), total - 1)
+
+        def factor(step: int) -> float:
+            """Linear warm-up, then cosine decay from 1 to `min_lr_ratio` (or constant)."""
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            if o.lr_schedule == "constant":
+                return 1.0
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def generate(self, num_samples: int, horizon: int, nfe: int = 1, batch_size: int | None = None,
+                 seed: int = 0) -> Tensor:
+        """Roll out `[num_samples, horizon, D]` (CPU float32) with the generation weights."""
+        network = self.generation_network
+        was_training = network.training
+        network.eval()
+        try:
+            generator = stream_generator(seed, ROLLOUT_STREAM, nfe, device=self.device)
+            return self.sample(network, num_samples, horizon, nfe, batch_size, generator)
+        finally:
+            network.train(was_training)
+
+    def sample(self, network: FlowNetwork, num_samples: int, horizon: int, nfe: int,
+               batch_size: int | None, generator: torch.Generator) -> Tensor:
+        """The algorithm's sampler (`generate` calls it in eval mode, without gradients): by
+        default K = nfe Euler steps of the average velocity per token (1 NFE: one jump)."""
+        noise, level = self.context_at_generation()
+        return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
+                       context_noise=noise, context_level=level)
+
+    def context_at_generation(self) -> tuple[float, float | None]:
+        """In data units: the stabilisation noise added to the generated tokens fed back
+        (`algorithm.sampling.stabilization_noise`), and the level a network that reads its
+        context's level is told (`sampling.context_level`; None: that noise). Both are given in
+        `context.noise_unit`; an algorithm without a `sampling` block has 0 and None."""
+        sampling = self.cfg.get("sampling") or {}
+        level = sampling.get("context_level")
+        return (float(sampling.get("stabilization_noise", 0.0)) * self.noise_unit,
+                None if level is None else float(level) * self.noise_unit)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The algorithm config travels with the weights, so a checkpoint says what it holds.
+        checkpoint["algorithm_config"] = OmegaConf.to_container(self.cfg, resolve=True)

@@ -1,0 +1,46 @@
+"""The run's components as its config asks for them: the dataset, the algorithm built on the
+dataset's token size and statistics, and every `auto` choice resolved for that dataset (the
+algorithm gets the dataset's declared symmetries handed in)."""
+
+from __future__ import annotations
+
+import copy
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def declared_symmetries(cfg: DictConfig) -> frozenset[str]:
+    """What the run's dataset declares of its dynamics (`SequenceDataModule.SYMMETRIES`)."""
+    from datasets import DATASET_REGISTRY
+
+    dataset = DATASET_REGISTRY.get(OmegaConf.select(cfg, "dataset.name", default=""))
+    return frozenset(getattr(dataset, "SYMMETRIES", frozenset()))
+
+
+def resolve_auto(cfg: DictConfig) -> None:
+    """Every `auto` choice of the root config replaced, in place, by what it means for this run
+    (`algorithms.base.config_checks.resolve_auto`, given the dataset's declared symmetries)."""
+    from algorithms.base.config_checks import resolve_auto as resolve_algorithm_auto
+
+    resolve_algorithm_auto(cfg, declared_symmetries(cfg))
+
+
+def build_datamodule(cfg: DictConfig):  # -> SequenceDataModule
+    """The run's dataset, as the experiment builds it."""
+    from datasets import DATASET_REGISTRY
+
+    t = cfg.experiment.training
+    return DATASET_REGISTRY[cfg.dataset.name](cfg.dataset, seed=cfg.seed,
+                                              batch_size=t.batch_size, max_steps=t.max_steps)
+
+
+def build_algorithm(cfg: DictConfig, data=None):  # -> TrajectoryModel, with fresh weights
+    """The run's algorithm on its dataset's token size and statistics (`auto` resolved on a
+    copy; `data`: the dataset if already built)."""
+    from algorithms import ALGORITHM_REGISTRY
+
+    cfg = copy.deepcopy(cfg)
+    resolve_auto(cfg)
+    data = build_datamodule(cfg) if data is None else data
+    return ALGORITHM_REGISTRY[cfg.algorithm.name](cfg.algorithm, cfg.experiment.training,
+                                                  data.token_dim, data.statistics(), seed=cfg.seed)

@@ -1,0 +1,37 @@
+"""The whole config of one run checked where every group's registry is in reach: each group
+by its owner, plus the rules between groups (the moving frame needs data that declare its
+symmetries) and the cluster's keys.
+
+`main.py`, the command-line checks and the benchmarks call this; the lower floors (`utils/`,
+`algorithms/`, `datasets/`) get what they need handed in and never import a registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from experiments.components import declared_symmetries
+from utils.config_checks import validate
+
+
+def registries() -> dict[str, dict[str, Any]]:
+    """Each config group's classes by name (imports them, hence torch and Lightning)."""
+    from algorithms import ALGORITHM_REGISTRY
+    from datasets import DATASET_REGISTRY
+    from experiments import EXPERIMENT_REGISTRY
+
+    return {"dataset": DATASET_REGISTRY, "algorithm": ALGORITHM_REGISTRY,
+            "experiment": EXPERIMENT_REGISTRY}
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise `ConfigError` (one line naming the key) on the first bad value of the root config."""
+    from algorithms.base.config_checks import check_frame_symmetries
+
+    validate(cfg, registries())
+    check_frame_symmetries(cfg, declared_symmetries(cfg))
+    if cfg.get("cluster") is not None:  # cluster=<name>: its keys, checked beside the Slurm code
+        from utils.cluster.config_checks import check_cluster_config
+
+        check_cluster_config(cfg)
