@@ -14,6 +14,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from torch import Tensor
 
+from utils.curves import MetricNames
 from utils.metrics import window_distribution_curves, window_distribution_metrics
 from utils.packages import Extra
 from utils.plotting import plot_metric_curves
@@ -36,6 +37,13 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     # Extra`: e.g. a simulator's package); None: the base install is enough. A run that picks the
     # dataset without it stops with one line saying `pip install -r requirements/<group>.txt`.
     EXTRA: Extra | None = None
+    # The scores a reader looks at first (`evaluate` writes them): the distances to the ground
+    # truth every dataset gets. A dataset with measures of its own puts them first.
+    METRICS = MetricNames(
+        headline=("energy_distance_last", "sliced_wasserstein_last", "diversity_ratio_last"),
+        per_horizon=("energy_distance_last",),
+        summary_per_horizon=("energy_distance_last",),
+        summary=("sliced_wasserstein_last", "diversity_ratio_last"))
 
     @property
     def symmetries(self) -> set[str]:

@@ -28,7 +28,7 @@ from utils.checkpoints import (AtomicCheckpointIO, load_weights, read_global_ste
                                resumable_checkpoint)
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
 from utils.config_checks import ConfigError
-from utils.curves import DESCRIPTIVE_KEYS
+from utils.curves import DESCRIPTIVE_KEYS, MetricNames
 from utils.device import resolve_device
 from utils.loggers import build_loggers, logged_training_steps
 from utils.run_lookup import resolve_checkpoint
@@ -156,7 +156,7 @@ class SequenceGenerationExperiment(BaseExperiment):
         and write `samples.npz`, `metrics.json`, `curves.json`/`.csv` (metrics per window over the
         horizon) and plots under `rollout/`; with several NFE values, also `nfe_curve.json`/`.csv`/
         `.png` (metrics and µs per token against NFE)."""
-        from utils.curves import HEADLINE_METRICS, log_curves, nfe_curve, write_columns
+        from utils.curves import COST_METRICS, log_curves, nfe_curve, write_columns
         from utils.plotting import plot_nfe_curve
 
         if not self.trainer.is_global_zero:
@@ -189,11 +189,13 @@ class SequenceGenerationExperiment(BaseExperiment):
                        step=self.trainer.global_step,
                        title=f"(training length {self.datamodule.train_length})")
             metrics_by_nfe.append(metrics)
-            print(f"rollout ({nfe} NFE): {out_dir}\n" + summarise(metrics), flush=True)
+            print(f"rollout ({nfe} NFE): {out_dir}\n"
+                  + summarise(metrics, self.datamodule.METRICS), flush=True)
         if len(nfes) > 1:
             curve = nfe_curve(metrics_by_nfe)
             write_columns(curve, self.output_dir / "rollout", "nfe_curve")
-            keys = [k for k in HEADLINE_METRICS if k in curve]
+            keys = [k for k in (*self.datamodule.METRICS.headline, *COST_METRICS)
+                    if k in curve]
             figure = plot_nfe_curve(curve, self.output_dir / "rollout" / "nfe_curve.png", keys,
                                     title=f"{self.cfg.algorithm.name}: one network, K steps per token")
             log_curves(self.loggers, "rollout/nfe_curve", curve, x="nfe",
@@ -234,24 +236,18 @@ def write_json(metrics: dict, path: Path) -> None:
     path.write_text(json.dumps(clean, indent=2, allow_nan=False) + "\n")
 
 
-#: shown at every evaluated horizon in the printed summary; SUMMARY_FULL only at the full horizon
-SUMMARY_AT_HORIZONS = ("keep_circle_share", "centre_drift_median")
-SUMMARY_FULL = ("radius_error_median", "rms_residual_median", "angular_step_median",
-                "drift_direction_coherence", "coverage_ratio")
-
-
 def _number(value: Any) -> str:
     return "null" if value is None else f"{value:.4g}"
 
 
-def summarise(metrics: dict) -> str:
-    """One line: keep_circle_share and centre_drift_median at each evaluated horizon
-    (`@<H>`), then the other headline metrics at the full horizon."""
+def summarise(metrics: dict, names: MetricNames) -> str:
+    """One line: the dataset's `summary_per_horizon` metrics at each evaluated horizon (`@<H>`),
+    then its `summary` metrics at the full horizon."""
     horizons = metrics.get("eval_horizons") or []
     parts = [f"{k}@{h}={_number(metrics[f'{k}@{h}'])}" for h in horizons
-             for k in SUMMARY_AT_HORIZONS if f"{k}@{h}" in metrics]
+             for k in names.summary_per_horizon if f"{k}@{h}" in metrics]
     if not parts:  # no prefix metrics: the plain (full-horizon) names
-        parts = [f"{k}={_number(metrics[k])}" for k in SUMMARY_AT_HORIZONS if k in metrics]
+        parts = [f"{k}={_number(metrics[k])}" for k in names.summary_per_horizon if k in metrics]
     full = f"@{horizons[-1]}" if horizons else ""
-    parts += [f"{k}{full}={_number(metrics[k])}" for k in SUMMARY_FULL if k in metrics]
+    parts += [f"{k}{full}={_number(metrics[k])}" for k in names.summary if k in metrics]
     return "  " + "  ".join(parts)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from utils.curves import HEADLINE_METRICS, nfe_curve, write_columns
+from datasets.circular_arcs import CircularArcDataModule
+from utils.curves import COST_METRICS, nfe_curve, write_columns
 from utils.plotting import plot_nfe_curve
 
 
@@ -34,6 +35,6 @@ def test_nfe_curve_orders_by_nfe_and_keeps_scores_only(tmp_path: Path) -> None:
                      "energy_distance_last": [0.1, 0.2, 0.4],
                      "energy_distance_last_reference": [0.05, 0.05, 0.05],
                      "us_per_token_per_stream": [3.0, 6.0, 12.0]}
-    keys = [k for k in HEADLINE_METRICS if k in curve]
+    keys = [k for k in (*CircularArcDataModule.METRICS.headline, *COST_METRICS) if k in curve]
     assert keys == ["keep_circle_share", "energy_distance_last", "us_per_token_per_stream"]
     assert plot_nfe_curve(curve, tmp_path / "nfe_curve.png", keys).stat().st_size > 1000

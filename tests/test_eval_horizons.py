@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from datasets import DATASET_REGISTRY
 from experiments.config_checks import eval_horizons
+from datasets.circular_arcs import CircularArcDataModule
 from experiments.sequence_generation import summarise
 from tests.conftest import SHRINK, run_main
 from experiments.report.__main__ import main as report_main
@@ -33,12 +34,13 @@ def test_summary_shows_keep_and_drift_at_each_horizon() -> None:
                "keep_circle_share@256": 0.9, "centre_drift_median@256": 0.02,
                "keep_circle_share@1024": 0.1, "centre_drift_median@1024": 0.5,
                "coverage_ratio": 1.5, "drift_direction_coherence": None}
-    line = summarise(metrics)
+    line = summarise(metrics, CircularArcDataModule.METRICS)
     assert "\n" not in line
     assert line.split() == ["keep_circle_share@256=0.9", "centre_drift_median@256=0.02",
                             "keep_circle_share@1024=0.1", "centre_drift_median@1024=0.5",
                             "drift_direction_coherence@1024=null", "coverage_ratio@1024=1.5"]
-    old = summarise({"keep_circle_share": 0.25, "coverage_ratio": 2.0})  # no eval_horizons
+    old = summarise({"keep_circle_share": 0.25, "coverage_ratio": 2.0},  # no eval_horizons
+                    CircularArcDataModule.METRICS)
     assert old.split() == ["keep_circle_share=0.25", "coverage_ratio=2"]
 
 
@@ -128,11 +130,12 @@ def test_default_columns_per_horizon_then_the_rest_then_cost() -> None:
                  "training_steps_per_second"]
     headline = ("keep_circle_share", "centre_drift_median", "coverage_ratio",
                 "us_per_token_per_stream")
-    assert default_metrics(available, headline) == [
+    per_horizon = ("keep_circle_share", "centre_drift_median", "drift_direction_coherence")
+    assert default_metrics(available, headline, per_horizon) == [
         "keep_circle_share@256", "keep_circle_share@1024", "centre_drift_median@256",
         "centre_drift_median@1024", "drift_direction_coherence@1024", "coverage_ratio",
         "training_steps_per_second", "us_per_token_per_stream"]
-    assert default_metrics(["keep_circle_share", "coverage_ratio"], headline) == [
+    assert default_metrics(["keep_circle_share", "coverage_ratio"], headline, per_horizon) == [
         "keep_circle_share", "coverage_ratio"]
 
 

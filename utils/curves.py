@@ -11,19 +11,31 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:  # Lightning is imported only where a logger is used: the report does not need it
     from pytorch_lightning.loggers import Logger
 
-#: The metrics a reader looks at first, in this order. Figures, NFE curves and reports show those a
-#: run wrote (a dataset without circles has no `keep_circle_share`).
-HEADLINE_METRICS = (
-    "keep_circle_share", "radius_error_median", "angular_step_error_median", "centre_drift_median",
-    "rms_residual_median", "coverage_ratio", "centre_std", "energy_distance_last",
-    "sliced_wasserstein_last", "diversity_ratio_last", "us_per_token_per_stream",
-)
+@dataclass(frozen=True)
+class MetricNames:
+    """How a reader reads a dataset's rollout scores (each dataset declares its own, as
+    `SequenceDataModule.METRICS`): the names a run shows first, where it shows them. Figures,
+    NFE curves, the printed summary and the report show those a run wrote."""
+
+    #: what a reader looks at first, in this order (figures, NFE curves, the report's columns)
+    headline: tuple[str, ...]
+    #: of those, the ones the report shows at every horizon a run was scored at (`<name>@<H>`)
+    per_horizon: tuple[str, ...]
+    #: the printed summary line: these at every evaluated horizon ...
+    summary_per_horizon: tuple[str, ...]
+    #: ... then these at the full horizon
+    summary: tuple[str, ...]
+
+
+#: the cost of a run, shown after any dataset's scores
+COST_METRICS = ("training_steps_per_second", "us_per_token_per_stream")
 
 #: metrics.json entries that describe the rollout rather than score it.
 DESCRIPTIVE_KEYS = frozenset({"algorithm", "nfe", "num_samples", "horizon", "window", "device",

@@ -22,6 +22,7 @@ from datasets.circular_arcs.circle_metrics import circle_metric_curves, circle_r
 from datasets.circular_arcs.plots import plot_centres
 from datasets.step_batches import StepBatches
 from utils.plotting import plot_metric_curves, plot_trajectories
+from utils.curves import MetricNames
 from utils.config_checks import check, is_int, is_number, non_negative, positive, positive_int
 from utils.seeding import stream_generator
 
@@ -103,6 +104,15 @@ class CircularArcDataModule(SequenceDataModule):
     # A circle's continuation turned or moved is the turned or moved continuation; only the
     # centres' square (the start) is not symmetric, and a model must draw that itself.
     SYMMETRIES = frozenset({"rotation", "translation"})
+    # Does each rollout keep its circle, where is it drawn, and how does the centre move.
+    METRICS = MetricNames(
+        headline=("keep_circle_share", "radius_error_median", "angular_step_error_median",
+                  "centre_drift_median", "rms_residual_median", "coverage_ratio", "centre_std",
+                  *SequenceDataModule.METRICS.headline),
+        per_horizon=("keep_circle_share", "centre_drift_median", "drift_direction_coherence"),
+        summary_per_horizon=("keep_circle_share", "centre_drift_median"),
+        summary=("radius_error_median", "rms_residual_median", "angular_step_median",
+                 "drift_direction_coherence", "coverage_ratio"))
 
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:

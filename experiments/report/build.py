@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.curves import HEADLINE_METRICS
 from experiments.report.figures import plot_report, plot_report_curves
 from experiments.report.runs import RolloutRecord, Skipped, read_runs
 from experiments.report.table import (Row, default_metrics, group_rows, horizon_of, markdown_table,
@@ -52,6 +51,22 @@ def default_out_dir(folders: list[Path]) -> Path:
     if len(folders) == 1:
         return folders[0] / "report"
     return Path(os.path.commonpath([f.resolve() for f in folders])) / "report"
+
+
+def metric_names(records: list[RolloutRecord]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The headline and per-horizon metric names of the runs' datasets, in order, without
+    repeats (`SequenceDataModule.METRICS`). A run whose dataset is not registered (renamed, or
+    not named in its config) gets every registered dataset's: the table shows what it wrote."""
+    from datasets import DATASET_REGISTRY
+
+    headline: dict[str, None] = {}
+    per_horizon: dict[str, None] = {}
+    for name in dict.fromkeys(r.config.get("dataset.name") for r in records):
+        owners = [DATASET_REGISTRY[name]] if name in DATASET_REGISTRY else DATASET_REGISTRY.values()
+        for owner in owners:
+            headline.update(dict.fromkeys(owner.METRICS.headline))
+            per_horizon.update(dict.fromkeys(owner.METRICS.per_horizon))
+    return tuple(headline), tuple(per_horizon)
 
 
 def _train_length(records: list[RolloutRecord]) -> int | None:
@@ -141,7 +156,7 @@ def build_report(folders: list[Path], out_dir: Path | None = None, metrics: list
                      f"({len(skipped)} skipped)", skipped)
     available = metric_keys(records)
     if metrics is None:
-        metrics = default_metrics(available, HEADLINE_METRICS)
+        metrics = default_metrics(available, *metric_names(records))
     unknown = [m for m in metrics if m not in available]
     if unknown:
         raise NoRuns(f"--metrics: no run wrote {', '.join(unknown)}; "

@@ -39,8 +39,7 @@ def rescore(records: list[RolloutRecord], horizons: list[int]) -> list[RolloutRe
     not score itself (a rollout shorter than H is left as it is)."""
     out = []
     for record in records:
-        missing = [h for h in horizons if f"keep_circle_share@{h}" not in record.metrics
-                   and not any(k.endswith(f"@{h}") for k in record.metrics)]
+        missing = [h for h in horizons if not any(k.endswith(f"@{h}") for k in record.metrics)]
         if missing:
             with np.load(samples_path(record)) as archive:
                 samples = torch.from_numpy(archive["samples"])

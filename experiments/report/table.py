@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from utils.curves import DESCRIPTIVE_KEYS
+from utils.curves import COST_METRICS, DESCRIPTIVE_KEYS
 from experiments.report.runs import RolloutRecord
 
 #: top-level keys that say where or how a run ran, not what it computed
@@ -73,29 +73,24 @@ def metric_keys(records: list[RolloutRecord]) -> list[str]:
     return list(keys)
 
 
-#: headline metrics the default table shows at every horizon the runs were scored at
-#: (`<metric>@<H>`, the first H tokens of each rollout), in this order, before the others
-PER_HORIZON_METRICS = ("keep_circle_share", "centre_drift_median", "drift_direction_coherence")
-#: shown last by default: the cost of a run
-COST_METRICS = ("training_steps_per_second", "us_per_token_per_stream")
-
-
 def horizon_of(key: str) -> int | None:
     """`keep_circle_share@256` -> 256; None for a name without `@<integer>`."""
     name, at, horizon = key.rpartition("@")
     return int(horizon) if at and name and horizon.isdigit() else None
 
 
-def default_metrics(available: list[str], headline: tuple[str, ...]) -> list[str]:
-    """The table's default columns among `available`: each of `PER_HORIZON_METRICS` at every
-    horizon any run was scored at (ascending), the other `headline` metrics (at the full horizon),
-    then `COST_METRICS`. Runs without `@<H>` names show the plain ones instead."""
+def default_metrics(available: list[str], headline: tuple[str, ...],
+                    per_horizon: tuple[str, ...]) -> list[str]:
+    """The table's default columns among `available`: each of `per_horizon` at every horizon any
+    run was scored at (ascending; `<metric>@<H>`, the first H tokens of each rollout), the other
+    `headline` metrics (at the full horizon), then `COST_METRICS`. Runs without `@<H>` names show
+    the plain ones instead. The names are the runs' datasets' (`SequenceDataModule.METRICS`)."""
     horizons = sorted({h for k in available if (h := horizon_of(k)) is not None})
     chosen: list[str] = []
-    for metric in PER_HORIZON_METRICS:
+    for metric in per_horizon:
         at = [f"{metric}@{h}" for h in horizons if f"{metric}@{h}" in available]
         chosen += at or ([metric] if metric in headline and metric in available else [])
-    chosen += [m for m in headline if m in available and m not in PER_HORIZON_METRICS
+    chosen += [m for m in headline if m in available and m not in per_horizon
                and m not in COST_METRICS]
     return chosen + [m for m in COST_METRICS if m in available]
 
