@@ -22,8 +22,13 @@ from typing import Callable
 
 import torch
 
-from algorithms.generation.export import (ExportedStreams, compile_program, export_streams,
-                                      load_program, token_steps)
+from algorithms.generation.export import (
+    ExportedStreams,
+    compile_program,
+    export_streams,
+    load_program,
+    token_steps,
+)
 from algorithms.generation.sampler import StreamingSampler
 from algorithms.generation.streaming import make_sampler
 from benchmarks.recipes import build, compose

@@ -34,7 +34,8 @@ DESIGNS = {
 def compose(*overrides: str) -> DictConfig:
     """The root config of `python -m main <overrides>`, checked and resolved as main.py does
     (`validate_config`, then `resolve_auto`: every `auto` choice becomes a concrete value)."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
 
     from experiments.components import resolve_auto
     from experiments.run_config import validate_config

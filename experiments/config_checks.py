@@ -7,8 +7,16 @@ from typing import Any, Optional
 
 from omegaconf import MISSING, DictConfig, ListConfig
 
-from utils.config_checks import (check, check_choice, is_int, non_negative, positive,
-                                 positive_int, probability)
+from utils.config_checks import (
+    check,
+    check_choice,
+    is_int,
+    non_negative,
+    positive,
+    positive_int,
+    probability,
+)
+
 
 @dataclass
 class TrainingSchema:

@@ -21,13 +21,19 @@ from torch import Tensor
 from algorithms.base.trajectory_model import NonFiniteLossError, TrajectoryModel
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
-from experiments.config_checks import (TrainingExperimentSchema, check_training_config,
-                                       eval_horizons)
 from experiments.components import build_algorithm, build_datamodule
-from utils.checkpoints import (AtomicCheckpointIO, load_weights, read_global_step,
-                               resumable_checkpoint)
+from experiments.config_checks import (
+    TrainingExperimentSchema,
+    check_training_config,
+    eval_horizons,
+)
+from utils.checkpoints import (
+    AtomicCheckpointIO,
+    load_weights,
+    read_global_step,
+    resumable_checkpoint,
+)
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
-from utils.config_checks import ConfigError
 from utils.curves import DESCRIPTIVE_KEYS, MetricNames
 from utils.device import resolve_device
 from utils.loggers import build_loggers, logged_training_steps

@@ -46,6 +46,18 @@ def run_main(*overrides: str, cwd: Path, check: bool = True, timeout: float = 30
     return result
 
 
+def run_main_without(package: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m main <overrides>` in a process where `package` cannot be imported or found, as
+    on a machine that never installed it."""
+    hide = (f"import sys, runpy; sys.modules[{package!r}] = None; sys.argv = ['main', *sys.argv[1:]]; "
+            "import importlib.util as u; find = u.find_spec; "
+            f"u.find_spec = lambda n, *a: None if n == {package!r} else find(n, *a); "
+            "runpy.run_module('main', run_name='__main__')")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", hide, *overrides], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One shrunk default run (training, validation, test, rollout), shared by several tests."""

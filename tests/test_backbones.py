@@ -7,10 +7,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.networks.backbones import BACKBONES, build_backbone, state_numel
-from algorithms.networks.min_rnn import log_space_scan
-from algorithms.networks.build import build_network
 from algorithms.generation.sampler import StreamingSampler
+from algorithms.networks.backbones import BACKBONES, build_backbone, state_numel
+from algorithms.networks.build import build_network
+from algorithms.networks.min_rnn import log_space_scan
 from tests.test_network_and_sampler import STATS
 
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SHRINK, run_main
+from tests.conftest import SHRINK, run_main, run_main_without
 
 pytestmark = pytest.mark.slow
 
@@ -122,13 +119,7 @@ def test_bad_input_is_one_line_and_touches_nothing(overrides: list[str], message
 
 
 def test_missing_wandb_package_says_how_to_install_or_disable(tmp_path: Path) -> None:
-    hide = ("import sys, runpy; sys.modules['wandb'] = None; sys.argv = ['main', *sys.argv[1:]]; "
-            "import importlib.util as u; find = u.find_spec; "
-            "u.find_spec = lambda n, *a: None if n == 'wandb' else find(n, *a); "
-            "runpy.run_module('main', run_name='__main__')")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", hide, *TINY, f"hydra.run.dir={tmp_path / 'r'}"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = run_main_without("wandb", *TINY, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip() == (
         "error: wandb.mode=offline: the wandb package is not installed; pip install wandb, or "
         "run with wandb.mode=disabled (CSV log only)")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from datasets.circular_arcs.circle_fit import fit_circle, window_statistics
-from datasets.circular_arcs.circle_metrics import circle_metric_curves, circle_rollout_metrics
+from datasets.circular_arcs.circle_metrics import (
+    circle_metric_curves,
+    circle_rollout_metrics,
+)
 from datasets.circular_arcs.coverage import uniform_coverage_ratio
 from datasets.circular_arcs.plots import plot_centres
 from utils.metrics import sliced_wasserstein

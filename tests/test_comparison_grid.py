@@ -24,8 +24,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from algorithms.networks.backbones import BACKBONES
-from experiments.components import resolve_auto
 from experiments import command_line as main
+from experiments.components import resolve_auto
 from experiments.run_config import validate_config
 
 GRID_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results" / "baselines.md"

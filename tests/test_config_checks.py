@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from experiments import command_line as main
 from algorithms import ALGORITHM_REGISTRY
 from datasets import DATASET_REGISTRY
 from experiments import EXPERIMENT_REGISTRY
+from experiments import command_line as main
 from experiments.run_config import validate_config
 from utils.config_checks import ConfigError
 

@@ -9,10 +9,15 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from algorithms.networks.context import ContextFeatures, gaussian_corruption, rms_step, shift_right
-from algorithms.networks.frame import HeadingContextFeatures
-from algorithms.networks.build import build_network
 from algorithms.generation.sampler import StreamingSampler
+from algorithms.networks.build import build_network
+from algorithms.networks.context import (
+    ContextFeatures,
+    gaussian_corruption,
+    rms_step,
+    shift_right,
+)
+from algorithms.networks.frame import HeadingContextFeatures
 from experiments import command_line as main
 from experiments.run_config import validate_config
 from utils.config_checks import ConfigError

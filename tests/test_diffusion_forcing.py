@@ -7,9 +7,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.generation.sampler import StreamingSampler, rollout
 from algorithms.diffusion_forcing.module import DiffusionForcing
 from algorithms.diffusion_forcing.sampling import pyramid_chunk, pyramid_rollout
+from algorithms.generation.sampler import StreamingSampler, rollout
 from algorithms.generation.solvers import flow_euler_solve
 from tests.test_config_checks import check as check_config
 from tests.test_network_and_sampler import STATS, make_network

@@ -12,13 +12,13 @@ import torch
 from omegaconf import OmegaConf
 
 from datasets import DATASET_REGISTRY
-from experiments.config_checks import eval_horizons
 from datasets.circular_arcs import CircularArcDataModule
-from experiments.sequence_generation import summarise
-from tests.conftest import SHRINK, run_main
+from experiments.config_checks import eval_horizons
 from experiments.report.__main__ import main as report_main
 from experiments.report.runs import with_horizon_names
 from experiments.report.table import default_metrics, horizon_of
+from experiments.sequence_generation import summarise
+from tests.conftest import SHRINK, run_main
 
 
 def test_eval_horizons_are_clipped_sorted_and_include_the_full_horizon() -> None:

@@ -14,12 +14,19 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from algorithms.networks.backbones import BACKBONES
-from algorithms.generation.export import (ExportedStreams, compile_program, export_streams,
-                                      load_program, save_streams, steady_index, zero_state)
-from algorithms.networks.build import build_network
+from algorithms.generation.export import (
+    ExportedStreams,
+    compile_program,
+    export_streams,
+    load_program,
+    save_streams,
+    steady_index,
+    zero_state,
+)
 from algorithms.generation.sampler import StreamingSampler
 from algorithms.generation.streaming import load_generation_network, make_sampler
+from algorithms.networks.backbones import BACKBONES
+from algorithms.networks.build import build_network
 from tests.conftest import REPO
 from tests.test_network_and_sampler import STATS
 from tests.test_streaming import RUNS, shrunk_runs  # noqa: F401  (a fixture, shared)

@@ -11,11 +11,11 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from algorithms.networks.context import shift_right
-from algorithms.networks.frame import HeadingFlowNetwork, from_frame, heading, to_frame
-from algorithms.networks.build import build_network
-from algorithms.networks.flow_network import FlowNetwork
 from algorithms.generation.sampler import StreamingSampler, rollout
+from algorithms.networks.build import build_network
+from algorithms.networks.context import shift_right
+from algorithms.networks.flow_network import FlowNetwork
+from algorithms.networks.frame import HeadingFlowNetwork, from_frame, heading, to_frame
 from datasets import DATASET_REGISTRY
 from datasets.base import SequenceDataModule
 from experiments import command_line as main

@@ -7,11 +7,15 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.networks.context import shift_right
-from algorithms.networks.flow_network import FlowNetwork
-from algorithms.flow_forcing.meanflow_loss import meanflow_loss, meanflow_target, meanflow_times
+from algorithms.flow_forcing.meanflow_loss import (
+    meanflow_loss,
+    meanflow_target,
+    meanflow_times,
+)
 from algorithms.flow_forcing.shortcut_loss import lerp
 from algorithms.flow_forcing.time_sampler import sample_times
+from algorithms.networks.context import shift_right
+from algorithms.networks.flow_network import FlowNetwork
 from tests.test_config_checks import check as check_config
 from tests.test_network_and_sampler import STATS
 from utils.config_checks import ConfigError

@@ -6,11 +6,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from algorithms.generation.sampler import StreamingSampler, rollout
+from algorithms.generation.solvers import euler_solve
 from algorithms.networks.backbones import BACKBONES
 from algorithms.networks.context import ContextFeatures, shift_right
 from algorithms.networks.flow_network import FlowNetwork
-from algorithms.generation.sampler import StreamingSampler, rollout
-from algorithms.generation.solvers import euler_solve
 from algorithms.networks.token_space import TokenSpace
 
 STATS = {

@@ -4,9 +4,6 @@ group the code names has its requirements file."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from datasets import DATASET_REGISTRY
 from experiments import command_line
 from experiments.run_config import registries, validate_config
-from tests.conftest import REPO
+from tests.conftest import REPO, run_main_without
 from utils.cluster.config_checks import CLUSTER_EXTRA
 from utils.config_checks import ConfigError
 from utils.packages import REQUIREMENTS_DIR, Extra
@@ -63,14 +60,8 @@ def test_every_group_the_code_names_has_its_requirements_file() -> None:
 
 
 def test_slurm_without_submitit_says_how_to_install_it(tmp_path: Path) -> None:
-    hide = ("import sys, runpy; sys.modules['submitit'] = None; sys.argv = ['main', *sys.argv[1:]]; "
-            "import importlib.util as u; find = u.find_spec; "
-            "u.find_spec = lambda n, *a: None if n == 'submitit' else find(n, *a); "
-            "runpy.run_module('main', run_name='__main__')")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", hide, "cluster=local", "wandb.mode=disabled",
-                             f"hydra.run.dir={tmp_path / 'r'}"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = run_main_without("submitit", "cluster=local", "wandb.mode=disabled",
+                              f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip() == (
         "error: cluster (Slurm submission): needs the package submitit (the cluster group); install it with "

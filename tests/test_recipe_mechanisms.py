@@ -12,13 +12,13 @@ from __future__ import annotations
 import torch
 from hydra import compose, initialize_config_dir
 
-from experiments.components import resolve_auto as resolve_frame
-from algorithms.networks.frame import HeadingFlowNetwork
 from algorithms.networks.build import build_network
+from algorithms.networks.frame import HeadingFlowNetwork
 from datasets.circular_arcs import CircularArcDataModule
-from tests.test_frame import arcs, forced_stream, rotation
 from experiments import command_line as main
+from experiments.components import resolve_auto as resolve_frame
 from experiments.run_config import validate_config
+from tests.test_frame import arcs, forced_stream, rotation
 
 
 def composed(*overrides: str):

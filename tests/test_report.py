@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import REPO, SHRINK, run_main
 from experiments.report.__main__ import main as report_main
 from experiments.report.table import varying_keys
+from tests.conftest import REPO, SHRINK, run_main
 
 
 def make_run(folder: Path, algorithm: str, seed: int, metrics: dict[str, Any],

@@ -7,15 +7,15 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from algorithms.networks.backbones import BACKBONES
-from algorithms.networks.context import shift_right
-from algorithms.networks.build import build_network
-from algorithms.networks.flow_network import FlowNetwork
-from algorithms.generation.sampler import StreamingSampler, rollout
-from algorithms.generation.solvers import euler_solve
-from algorithms.networks.seed_network import SeedFlowNetwork
 from algorithms.flow_forcing.shortcut_loss import shortcut_flow_loss
 from algorithms.flow_forcing.time_sampler import sample_times
+from algorithms.generation.sampler import StreamingSampler, rollout
+from algorithms.generation.solvers import euler_solve
+from algorithms.networks.backbones import BACKBONES
+from algorithms.networks.build import build_network
+from algorithms.networks.context import shift_right
+from algorithms.networks.flow_network import FlowNetwork
+from algorithms.networks.seed_network import SeedFlowNetwork
 from tests.test_config_checks import check as check_config
 from tests.test_network_and_sampler import STATS
 from utils.config_checks import ConfigError

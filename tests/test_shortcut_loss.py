@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from algorithms.flow_forcing.shortcut_loss import lerp, shortcut_flow_loss, shortcut_target
+from algorithms.flow_forcing.shortcut_loss import (
+    lerp,
+    shortcut_flow_loss,
+    shortcut_target,
+)
 from algorithms.flow_forcing.time_sampler import sample_times
 
 

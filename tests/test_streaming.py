@@ -15,8 +15,12 @@ import torch
 
 from algorithms.base.trajectory_model import ROLLOUT_STREAM
 from algorithms.generation.sampler import rollout
-from algorithms.generation.streaming import (generate, load_generation_network, make_sampler,
-                                         open_streams)
+from algorithms.generation.streaming import (
+    generate,
+    load_generation_network,
+    make_sampler,
+    open_streams,
+)
 from benchmarks.recipes import SEED_RECIPE
 from tests.conftest import REPO, SHRINK, run_main
 from utils.seeding import stream_generator

@@ -8,8 +8,16 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from algorithms.networks.backbones import resolve_layers
 from algorithms.networks.frame import FRAME_NEEDS
-from utils.config_checks import (ConfigError, check, is_int, is_number, non_negative, positive,
-                                 positive_int, probability)
+from utils.config_checks import (
+    ConfigError,
+    check,
+    is_int,
+    is_number,
+    non_negative,
+    positive,
+    positive_int,
+    probability,
+)
 
 
 def check_network_config(cfg: DictConfig) -> None:

@@ -13,10 +13,10 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from algorithms.networks.backbones import BACKBONES
+from algorithms.networks.build import NETWORK_KINDS
 from algorithms.networks.context import CORRUPTIONS, FEATURES, NOISE_UNITS
 from algorithms.networks.flow_head import PREDICTIONS
 from algorithms.networks.frame import FRAME_STARTS, FRAMES
-from algorithms.networks.build import NETWORK_KINDS
 from algorithms.networks.token_space import TOKEN_SPACES
 from utils.config_checks import choices
 

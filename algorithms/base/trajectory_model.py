@@ -15,10 +15,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from algorithms.base.config_checks import check_network_config
 from algorithms.base.config_schema import TrajectoryModelSchema
-from algorithms.networks.context import noise_unit
-from algorithms.networks.build import build_network
-from algorithms.networks.flow_network import FlowNetwork
 from algorithms.generation.sampler import rollout
+from algorithms.networks.build import build_network
+from algorithms.networks.context import noise_unit
+from algorithms.networks.flow_network import FlowNetwork
 from utils.seeding import stream_generator, stream_seed
 
 # Noise streams, separate from every data stream. Training noise is reseeded at every step from

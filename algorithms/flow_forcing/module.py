@@ -13,12 +13,23 @@ from torch import Tensor
 
 from algorithms.base.config_schema import GenerationSchema, TrajectoryModelSchema
 from algorithms.base.trajectory_model import TrajectoryModel
+from algorithms.flow_forcing.meanflow_loss import meanflow_loss, meanflow_times
+from algorithms.flow_forcing.shortcut_loss import (
+    lerp,
+    shortcut_flow_loss,
+    start_weights,
+)
+from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
 from algorithms.networks.context import gaussian_corruption, shift_right
 from algorithms.networks.flow_network import FlowNetwork
-from algorithms.flow_forcing.meanflow_loss import meanflow_loss, meanflow_times
-from algorithms.flow_forcing.shortcut_loss import lerp, shortcut_flow_loss, start_weights
-from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
-from utils.config_checks import ConfigError, check, choices, non_negative, positive, probability
+from utils.config_checks import (
+    ConfigError,
+    check,
+    choices,
+    non_negative,
+    positive,
+    probability,
+)
 
 OBJECTIVES = ("shortcut", "meanflow")
 # MeanFlow's target holds d/ds of the head, and the sinusoids of SinusoidalEmbedding turn a

@@ -11,7 +11,6 @@ from torch import Tensor, nn
 
 from algorithms.networks.embeddings import SinusoidalEmbedding
 
-
 PREDICTIONS = ("endpoint", "velocity")
 
 

@@ -18,12 +18,22 @@ from torch.utils.data import DataLoader, Dataset
 
 from datasets.base import SequenceDataModule
 from datasets.circular_arcs.circle_fit import window_statistics
-from datasets.circular_arcs.circle_metrics import circle_metric_curves, circle_rollout_metrics
+from datasets.circular_arcs.circle_metrics import (
+    circle_metric_curves,
+    circle_rollout_metrics,
+)
 from datasets.circular_arcs.plots import plot_centres
 from datasets.step_batches import StepBatches
-from utils.plotting import plot_metric_curves, plot_trajectories
+from utils.config_checks import (
+    check,
+    is_int,
+    is_number,
+    non_negative,
+    positive,
+    positive_int,
+)
 from utils.curves import MetricNames
-from utils.config_checks import check, is_int, is_number, non_negative, positive, positive_int
+from utils.plotting import plot_metric_curves, plot_trajectories
 from utils.seeding import stream_generator
 
 # Independent random streams drawn from one seed, so training, validation, test and

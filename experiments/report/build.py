@@ -11,8 +11,17 @@ from typing import Any
 
 from experiments.report.figures import plot_report, plot_report_curves
 from experiments.report.runs import RolloutRecord, Skipped, read_runs
-from experiments.report.table import (Row, default_metrics, group_rows, horizon_of, markdown_table,
-                                metric_keys, reference_line, table_data, write_csv)
+from experiments.report.table import (
+    Row,
+    default_metrics,
+    group_rows,
+    horizon_of,
+    markdown_table,
+    metric_keys,
+    reference_line,
+    table_data,
+    write_csv,
+)
 
 
 class NoRuns(Exception):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.plotting import plt, save_figure
 from experiments.report.runs import RolloutRecord
 from experiments.report.table import Row
+from utils.plotting import plt, save_figure
 
 
 def _grid(count: int, width: float, height: float) -> tuple[plt.Figure, np.ndarray]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from utils.curves import COST_METRICS, DESCRIPTIVE_KEYS
 from experiments.report.runs import RolloutRecord
+from utils.curves import COST_METRICS, DESCRIPTIVE_KEYS
 
 #: top-level keys that say where or how a run ran, not what it computed
 NOT_SETTINGS = frozenset({"seed", "name", "resume", "run_roots", "wandb", "cluster", "hydra"})
