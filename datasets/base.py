@@ -53,7 +53,31 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     @property
     @abc.abstractmethod
     def token_dim(self) -> int:
-        """The size D of one token."""
+        """The number G of generated channels of one token."""
+
+    @property
+    def given_dim(self) -> int:
+        """The number C of given channels (covariates, actions) that follow the G generated ones
+        in every token `[G + C]`: the model reads them and never generates them; 0 by default.
+        Token j's given values must be known when token j is generated (a simulator's dataset
+        puts there the action that led to token j)."""
+        return 0
+
+    #: the period of the data's seasonality in tokens (1: none); the classical references use it
+    season_length: int = 1
+
+    def rollout_context(self, num: int, context_tokens: int, horizon: int) -> Tensor:
+        """Real sequences `[num, context_tokens + horizon, G + C]`: the first `context_tokens` are
+        the past a rollout warms up on, the rest carry the given channels of the tokens to
+        generate (and the real continuation). Generated data: fresh ground-truth draws."""
+        return self.ground_truth(num, context_tokens + horizon)
+
+    def forecast_windows(self, context_tokens: int, horizon: int, num_windows: int | None = None
+                         ) -> Tensor:
+        """The windows `[W, context_tokens + horizon, G + C]` the `forecast` task scores: the model
+        reads the first `context_tokens` and forecasts the rest. Generated data: `num_windows`
+        fresh draws; recorded data: rolling windows of the test part."""
+        return self.ground_truth(num_windows or 64, context_tokens + horizon)
 
     @abc.abstractmethod
     def ground_truth(self, num: int, length: int) -> Tensor:

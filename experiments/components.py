@@ -42,5 +42,8 @@ def build_algorithm(cfg: DictConfig, data=None):  # -> TrajectoryModel, with fre
     cfg = copy.deepcopy(cfg)
     resolve_auto(cfg)
     data = build_datamodule(cfg) if data is None else data
-    return ALGORITHM_REGISTRY[cfg.algorithm.name](cfg.algorithm, cfg.experiment.training,
-                                                  data.token_dim, data.statistics(), seed=cfg.seed)
+    algorithm = ALGORITHM_REGISTRY[cfg.algorithm.name]
+    if not getattr(algorithm, "trainable", True):  # a classical forecaster: fitted per context
+        return algorithm(cfg.algorithm, data.token_dim, data.given_dim, seed=cfg.seed)
+    return algorithm(cfg.algorithm, cfg.experiment.training, data.token_dim, data.statistics(),
+                     seed=cfg.seed)

@@ -47,6 +47,7 @@ class ValidationSchema:
     num_samples: int = MISSING
     horizon: int = MISSING
     nfe: int = MISSING
+    context_tokens: int = MISSING
 
 
 @dataclass
@@ -54,6 +55,17 @@ class RolloutSchema:
     num_samples: int = MISSING
     horizon: int = MISSING
     eval_horizons: Optional[list[int]] = MISSING  # null: the full horizon only
+    nfe: Any = MISSING  # an integer or a list of them
+    batch_size: int = MISSING
+    context_tokens: int = MISSING
+
+
+@dataclass
+class ForecastSchema:
+    context_tokens: int = MISSING
+    horizon: int = MISSING
+    num_windows: int = MISSING
+    num_samples: int = MISSING
     nfe: Any = MISSING  # an integer or a list of them
     batch_size: int = MISSING
 
@@ -67,6 +79,7 @@ class TrainingExperimentSchema:
     training: TrainingSchema = field(default_factory=TrainingSchema)
     validation: ValidationSchema = field(default_factory=ValidationSchema)
     rollout: RolloutSchema = field(default_factory=RolloutSchema)
+    forecast: ForecastSchema = field(default_factory=ForecastSchema)
 
 
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-mixed", "16-true")
@@ -102,10 +115,19 @@ def check_training_config(cfg: DictConfig, tasks: list[str]) -> None:
               f"an integer >= dataset.train_length ({train_length})")
     check(cfg, "experiment.validation.every_n_steps", positive_int, "a positive integer")
     check(cfg, "experiment.validation.nfe", positive_int, "a positive integer")
-    check(cfg, "experiment.rollout.nfe", lambda v: positive_int(v) or (
-        isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
-        "a positive integer or a non-empty list of them, e.g. [1,2,4]")
-    check(cfg, "experiment.rollout.batch_size", positive_int, "a positive integer")
+    for group in ("rollout", "forecast"):
+        check(cfg, f"experiment.{group}.nfe", lambda v: positive_int(v) or (
+            isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
+            "a positive integer or a non-empty list of them, e.g. [1,2,4]")
+        check(cfg, f"experiment.{group}.batch_size", positive_int, "a positive integer")
+    for group in ("validation", "rollout", "forecast"):
+        check(cfg, f"experiment.{group}.context_tokens", lambda v: is_int(v) and v >= 0,
+              "a non-negative integer")
+    for key in ("horizon", "num_windows", "num_samples"):
+        check(cfg, f"experiment.forecast.{key}", positive_int, "a positive integer")
+    if "forecast" in cfg.experiment.tasks:
+        check(cfg, "experiment.forecast.context_tokens", lambda v: is_int(v) and v >= 1,
+              "a positive integer (a forecast reads a real past)")
     check(cfg, "experiment.rollout.eval_horizons", lambda v: v is None or (
         isinstance(v, ListConfig) and len(v) > 0
         and all(is_int(h) and h >= train_length for h in v)),

@@ -22,6 +22,7 @@ from algorithms.base.trajectory_model import NonFiniteLossError, TrajectoryModel
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
 from experiments.components import build_algorithm, build_datamodule
+from experiments.conditioning import conditioned_rollout, forecast_ensembles
 from experiments.config_checks import (
     TrainingExperimentSchema,
     check_training_config,
@@ -97,7 +98,7 @@ class SequenceGenerationExperiment(BaseExperiment):
                             enable_version_counter=False),
             LearningRateMonitor(logging_interval="step"),
             RolloutMonitor(self.output_dir / "validation", v.num_samples, v.horizon, v.nfe,
-                           self.cfg.seed),
+                           self.cfg.seed, v.context_tokens),
             *slurm_callbacks(self.output_dir),  # in a Slurm job: checkpoint and stop on SIGTERM
         ]
         return pl.Trainer(
@@ -116,6 +117,10 @@ class SequenceGenerationExperiment(BaseExperiment):
 
     # ----- tasks -------------------------------------------------------------------------
     def training(self) -> None:
+        if not getattr(self.algorithm, "trainable", True):
+            print(f"training: algorithm={self.cfg.algorithm.name} fits each context it forecasts "
+                  f"from; nothing to train", flush=True)
+            return
         ckpt = self.resume_checkpoint
         if ckpt is not None:
             print(f"resumed {self.cfg.resume} from {ckpt} at step {read_global_step(ckpt)}",
@@ -177,10 +182,15 @@ class SequenceGenerationExperiment(BaseExperiment):
             out_dir = self.output_dir / "rollout" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
             out_dir.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
-            samples = algo.generate(r.num_samples, r.horizon, nfe, r.batch_size, seed=self.cfg.seed)
+            samples, real = conditioned_rollout(algo, self.datamodule, r.num_samples, r.horizon,
+                                                nfe, r.batch_size, self.cfg.seed,
+                                                r.context_tokens)
             seconds = time.perf_counter() - start
             save_samples(samples, out_dir / "samples.npz")
+            if real is not None:  # what the rollouts were conditioned on (context, given channels)
+                save_samples(real, out_dir / "conditioning.npz")
             metrics = {"algorithm": self.cfg.algorithm.name, "nfe": nfe,
+                       "context_tokens": r.context_tokens,
                        **self._evaluate_at_horizons(samples, horizons),
                        "generation_seconds": seconds,
                        "us_per_token_per_stream": 1e6 * seconds / (r.num_samples * r.horizon),
@@ -207,6 +217,48 @@ class SequenceGenerationExperiment(BaseExperiment):
             log_curves(self.loggers, "rollout/nfe_curve", curve, x="nfe",
                        step=self.trainer.global_step, figure=figure)
 
+    def forecast(self) -> None:
+        """Probabilistic forecasts on the dataset's forecast windows (recorded data: rolling
+        windows of the test part; generated data: fresh draws): `experiment.forecast.num_samples`
+        paths per window from `context_tokens` real tokens, per NFE value, scored by
+        `utils.metrics.probabilistic.forecast_scores` into `forecast/[nfe_<K>/]metrics.json`, with
+        the paths (`samples.npz`, `[W·M, H, G + C]`), the windows and a figure of forecast fans."""
+        from utils.forecast_plots import plot_forecast_fans
+        from utils.metrics.probabilistic import forecast_scores
+
+        if not self.trainer.is_global_zero:
+            return
+        f, data = self.cfg.experiment.forecast, self.datamodule
+        nfes = list(f.nfe) if isinstance(f.nfe, ListConfig) else [f.nfe]
+        algo = self.algorithm.to(resolve_device(self.cfg.experiment.training.accelerator))
+        windows = data.forecast_windows(f.context_tokens, f.horizon, f.num_windows)
+        G, names = data.token_dim, getattr(data, "channel_names", None)
+        names = names[:G] if names else tuple(f"x{g}" for g in range(G))
+        for nfe in nfes:
+            out_dir = self.output_dir / "forecast" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            paths = forecast_ensembles(algo, windows, f.context_tokens, f.num_samples, nfe,
+                                       f.batch_size, self.cfg.seed, G, data.given_dim)
+            seconds = time.perf_counter() - start
+            save_samples(paths.flatten(0, 1), out_dir / "samples.npz")
+            save_samples(windows, out_dir / "windows.npz")
+            scores = forecast_scores(paths[..., :G], windows[:, f.context_tokens:, :G])
+            W, M, H = paths.shape[:3]
+            metrics = {"algorithm": self.cfg.algorithm.name, "nfe": nfe,
+                       "context_tokens": f.context_tokens, "forecast_horizon": H,
+                       "num_windows": W, "num_samples": M, **scores,
+                       "forecast_seconds": seconds,
+                       "forecast_us_per_token_per_stream": 1e6 * seconds / (W * M * H),
+                       "device": str(algo.device) if hasattr(algo, "device") else "cpu"}
+            write_json(metrics, out_dir / "metrics.json")
+            plot = plot_forecast_fans(windows, paths, out_dir / "forecast_fans.png",
+                                      f.context_tokens, names,
+                                      title=f"{self.cfg.algorithm.name}, {nfe} NFE")
+            self._log_rollout(metrics, {"forecast_fans": plot}, nfe, task="forecast")
+            print(f"forecast ({nfe} NFE, {W} windows x {M} paths): {out_dir}\n  "
+                  + "  ".join(f"{k}={_number(scores[k])}" for k in FORECAST_SUMMARY), flush=True)
+
     def _evaluate_at_horizons(self, samples: Tensor, horizons: list[int]) -> dict[str, Any]:
         """The dataset's metrics of the whole rollouts under their plain names, then for every
         prefix length H in `horizons` (the full horizon included) those of `samples[:, :H]` as
@@ -218,8 +270,9 @@ class SequenceGenerationExperiment(BaseExperiment):
             metrics.update({f"{k}@{h}": v for k, v in scores.items() if k not in DESCRIPTIVE_KEYS})
         return metrics
 
-    def _log_rollout(self, metrics: dict, plots: dict[str, Path], nfe: int) -> None:
-        numbers = {f"rollout/nfe_{nfe}/{k}": v for k, v in metrics.items()
+    def _log_rollout(self, metrics: dict, plots: dict[str, Path], nfe: int,
+                     task: str = "rollout") -> None:
+        numbers = {f"{task}/nfe_{nfe}/{k}": v for k, v in metrics.items()
                    if isinstance(v, (int, float))}
         step = self.trainer.global_step
         for logger in self.loggers:
@@ -227,8 +280,14 @@ class SequenceGenerationExperiment(BaseExperiment):
             if isinstance(logger, WandbLogger):
                 logger.experiment.summary.update(numbers)
                 for name, path in plots.items():
-                    logger.log_image(key=f"rollout/nfe_{nfe}/{name}", images=[str(path)], step=step)
+                    logger.log_image(key=f"{task}/nfe_{nfe}/{name}", images=[str(path)],
+                                     step=step)
             logger.save()
+
+
+#: the forecast scores printed after each forecast (all are in metrics.json)
+FORECAST_SUMMARY = ("crps_sum_norm", "crps_norm", "energy_score", "coverage_50", "coverage_90",
+                    "median_abs_error_norm")
 
 
 class TrainingStopped(RuntimeError):

@@ -22,7 +22,7 @@ FLOORS = {"utils": 0, "algorithms": 1, "datasets": 1, "experiments": 2, "benchma
 SIBLINGS = {("algorithms", "datasets"), ("datasets", "algorithms")}
 #: floors inside `algorithms/` (the registry, `algorithms/__init__.py`, sits above them all)
 ALGORITHM_FLOORS = {"networks": 0, "generation": 1, "base": 2, "flow_forcing": 3,
-                    "diffusion_forcing": 3, "predictive": 3}
+                    "diffusion_forcing": 3, "predictive": 3, "classical": 3}
 
 
 def module_names(root: Path) -> dict[str, Path]:

@@ -15,9 +15,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from algorithms.base.config_checks import check_network_config
 from algorithms.base.config_schema import TrajectoryModelSchema
-from algorithms.generation.sampler import rollout
+from algorithms.generation.sampler import rollout, split_channels
 from algorithms.networks.build import build_network
-from algorithms.networks.context import noise_unit
+from algorithms.networks.context import given_dim, noise_unit
 from algorithms.networks.flow_network import FlowNetwork
 from utils.seeding import stream_generator, stream_seed
 
@@ -35,7 +35,15 @@ class NonFiniteLossError(RuntimeError):
 
 
 class TrajectoryModel(pl.LightningModule, abc.ABC):
-    """cfg: the `algorithm` group; optim: `experiment.training` (lr, schedule, ...)."""
+    """cfg: the `algorithm` group; optim: `experiment.training` (lr, schedule, ...).
+
+    token_dim is the number G of generated channels; statistics with `given_mean`/`given_std`
+    `[C]` say the data have C given channels as well (covariates, actions): batches are then
+    `[B, T, G + C]`, the network reads the given channels and every sample carries them exactly
+    as they were given (`generate(..., given=...)`).
+    """
+
+    trainable = True  # a classical forecaster (algorithms/classical) has nothing to train
 
     #: the `algorithm` keys' names, types and choices (a subclass with keys of its own extends it)
     config_schema: type = TrajectoryModelSchema
@@ -45,6 +53,7 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         super().__init__()
         self.cfg, self.optim, self.seed = cfg, optim, seed
         self.bad_steps_left = int(optim.get("max_bad_steps", 0))
+        self.token_dim, self.given_dim = token_dim, given_dim(statistics)
         self.network = build_network(cfg, token_dim, statistics)
         # context.noise_max's unit in data units (1, or the data's RMS step): context.py
         self.noise_unit = noise_unit(cfg.context, statistics)
@@ -60,8 +69,15 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         check_network_config(cfg)
 
     @abc.abstractmethod
-    def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """x `[B, T, D]` data tokens -> (loss, named detached parts)."""
+    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None
+                      ) -> tuple[Tensor, dict[str, Tensor]]:
+        """x `[B, T, G]` generated channels, given `[B, T, C]` (None: the data have none) ->
+        (loss, named detached parts). The loss is on x only: given channels are read, never
+        generated."""
+
+    def batch_loss(self, network: FlowNetwork, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss of a data batch `[B, T, G + C]`, split into its generated and given parts."""
+        return self.training_loss(network, *split_channels(batch, self.token_dim))
 
     @property
     def generation_network(self) -> FlowNetwork:
@@ -80,7 +96,7 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
     on_test_batch_start = on_validation_batch_start
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
-        loss, parts = self.training_loss(self.network, batch)
+        loss, parts = self.batch_loss(self.network, batch)
         if not torch.isfinite(loss):
             # Skip a bounded number of bad batches (`max_bad_steps`), then stop: returning
             # None makes Lightning skip the backward pass and the optimiser step.
@@ -108,7 +124,7 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
             self.ema.update_parameters(self.network)
 
     def _eval_step(self, batch: Tensor, stage: str) -> Tensor:
-        loss, parts = self.training_loss(self.generation_network, batch)
+        loss, parts = self.batch_loss(self.generation_network, batch)
         self.log(f"{stage}/loss", loss, prog_bar=stage == "val", sync_dist=True)
         self.log_dict({f"{stage}/{k}": v for k, v in parts.items()}, sync_dist=True)
         return loss
@@ -140,24 +156,31 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def generate(self, num_samples: int, horizon: int, nfe: int = 1, batch_size: int | None = None,
-                 seed: int = 0) -> Tensor:
-        """Roll out `[num_samples, horizon, D]` (CPU float32) with the generation weights."""
+                 seed: int = 0, context: Tensor | None = None, given: Tensor | None = None
+                 ) -> Tensor:
+        """Roll out `[num_samples, horizon, G + C]` (CPU float32) with the generation weights.
+
+        context `[num_samples, T0, G + C]`: real tokens every stream reads first (a forecast
+        from a real past); given `[num_samples, horizon, C]`: the given channels of the tokens
+        to generate (required when the data have any), copied into the samples unchanged."""
         network = self.generation_network
         was_training = network.training
         network.eval()
         try:
             generator = stream_generator(seed, ROLLOUT_STREAM, nfe, device=self.device)
-            return self.sample(network, num_samples, horizon, nfe, batch_size, generator)
+            return self.sample(network, num_samples, horizon, nfe, batch_size, generator,
+                               context, given)
         finally:
             network.train(was_training)
 
     def sample(self, network: FlowNetwork, num_samples: int, horizon: int, nfe: int,
-               batch_size: int | None, generator: torch.Generator) -> Tensor:
+               batch_size: int | None, generator: torch.Generator, context: Tensor | None = None,
+               given: Tensor | None = None) -> Tensor:
         """The algorithm's sampler (`generate` calls it in eval mode, without gradients): by
         default K = nfe Euler steps of the average velocity per token (1 NFE: one jump)."""
         noise, level = self.context_at_generation()
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
-                       context_noise=noise, context_level=level)
+                       context_noise=noise, context_level=level, context=context, given=given)
 
     def context_at_generation(self) -> tuple[float, float | None]:
         """In data units: the stabilisation noise added to the generated tokens fed back

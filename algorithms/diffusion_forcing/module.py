@@ -67,7 +67,8 @@ class DiffusionForcing(TrajectoryModel):
         check(cfg, "algorithm.sampling.chunk", positive_int, "a positive integer")
         check(cfg, "algorithm.sampling.stabilization_noise", non_negative, "a non-negative number")
 
-    def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None
+                      ) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.cfg
         t = sample_times(x.shape[:-1], cfg.time_sampler.kind, device=x.device)["t0"]
         noise = torch.randn_like(x)
@@ -79,16 +80,18 @@ class DiffusionForcing(TrajectoryModel):
         else:
             context = shift_right(x)
         y = network.token_space.encode(x, context)
-        h = network.encode(context, level) if network.reads_level else network.encode(context)
+        h = network.encode(context, level if network.reads_level else None, given)
         flow = F.mse_loss(network.velocity(h, lerp(noise, y, t), t, t), y - noise)
         return flow, {"flow": flow.detach()}
 
     def sample(self, network: FlowNetwork, num_samples: int, horizon: int, nfe: int,
-               batch_size: int | None, generator: torch.Generator) -> Tensor:
+               batch_size: int | None, generator: torch.Generator, context: Tensor | None = None,
+               given: Tensor | None = None) -> Tensor:
         s = self.cfg.sampling
         noise, level = self.context_at_generation()
         if s.schedule == "pyramid":
             return pyramid_rollout(network, num_samples, horizon, nfe, s.chunk, batch_size,
-                                   self.device, generator, noise)
+                                   self.device, generator, noise, context, given)
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
-                       solver=flow_euler_solve, context_noise=noise, context_level=level)
+                       solver=flow_euler_solve, context_noise=noise, context_level=level,
+                       context=context, given=given)

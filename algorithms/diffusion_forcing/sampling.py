@@ -18,17 +18,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from algorithms.generation.sampler import StreamingSampler, check_conditioning, split_channels
 from algorithms.networks.backbones import State
 from algorithms.networks.flow_network import FlowNetwork
 
 
 def pyramid_chunk(network: FlowNetwork, noise: Tensor, stabilization: Tensor, nfe: int,
-                  start: int, state: State | None, context: Tensor, previous: Tensor
-                  ) -> tuple[Tensor, State | None, Tensor, Tensor]:
+                  start: int, state: State | None, context: Tensor, previous: Tensor,
+                  given: Tensor | None = None) -> tuple[Tensor, State | None, Tensor, Tensor]:
     """Generate W tokens together under the pyramid schedule.
 
     noise, stabilization `[W, B, D]` (the latter already scaled by σ); `start` the index of the
-    chunk's first token; (state, context, previous) as `StreamingSampler` holds them before it.
+    chunk's first token; (state, context, previous) as `StreamingSampler` holds them before it;
+    given `[W, B, C]`: the tokens' given channels (None: the data have none).
     Returns the tokens `[W, B, D]` and (state, context, previous) after them. The recurrence
     restarts every row from the state after the last finished token: K steps per token.
     """
@@ -38,7 +40,8 @@ def pyramid_chunk(network: FlowNetwork, noise: Tensor, stabilization: Tensor, nf
         s, ctx, prev = state, context, previous
         for i in range(done, min(W, row + 1)):
             k = row - i
-            c, s = network.encode_step(ctx, prev, start + i, s)
+            extra = {} if given is None else {"given": given[i]}
+            c, s = network.encode_step(ctx, prev, start + i, s, **extra)
             t = torch.full(z[i].shape[:-1], k / nfe, device=z[i].device, dtype=z[i].dtype)
             v = network.velocity(c, z[i], t, t)
             z[i] = z[i] + v / nfe
@@ -55,18 +58,29 @@ def pyramid_chunk(network: FlowNetwork, noise: Tensor, stabilization: Tensor, nf
 @torch.no_grad()
 def pyramid_rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int, chunk: int,
                     batch_size: int | None = None, device: torch.device | str = "cpu",
-                    generator: torch.Generator | None = None, context_noise: float = 0.0
-                    ) -> Tensor:
-    """`[num_samples, horizon, D]` (float32, CPU) in chunks of `chunk` tokens. Per chunk the
+                    generator: torch.Generator | None = None, context_noise: float = 0.0,
+                    context: Tensor | None = None, given: Tensor | None = None) -> Tensor:
+    """`[num_samples, horizon, G + C]` (float32, CPU) in chunks of `chunk` tokens. Per chunk the
     noise is drawn first, then the stabilisation noise (only if context_noise > 0), so a chunk
-    of 1 draws what the autoregressive sampler draws and gives the same tokens."""
+    of 1 draws what the autoregressive sampler draws and gives the same tokens. `context`,
+    `given`: a real past read first and the given channels, as in `generation.sampler.rollout`."""
+    check_conditioning(network, num_samples, horizon, context, given)
     batch_size = batch_size or num_samples
     D = network.token_dim
-    out = torch.empty(num_samples, horizon, D)
+    out = torch.empty(num_samples, horizon, D + (0 if given is None else given.shape[-1]))
+    if given is not None:
+        out[..., D:] = given
+    warm = StreamingSampler(network)
     for begin in range(0, num_samples, batch_size):
         B = min(begin + batch_size, num_samples) - begin
-        state, context = None, torch.zeros(B, D, device=device)
-        previous = torch.zeros_like(context)
+        warm.reset(B, device=device)
+        if context is not None:  # the real past: one recurrent update per token, no head call
+            real = context[begin:begin + B].to(device)
+            for j in range(real.shape[1]):
+                warm.observe(*split_channels(real[:, j], D))
+        state, context_token, previous = warm.state, warm.context, warm.previous
+        offset = warm.index
+        streams_given = None if given is None else given[begin:begin + B].to(device)
         for start in range(0, horizon, chunk):
             W = min(chunk, horizon - start)
             noise = torch.randn(W, B, D, generator=generator, device=device)
@@ -74,7 +88,10 @@ def pyramid_rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: i
             if context_noise > 0:
                 stabilization = context_noise * torch.randn(W, B, D, generator=generator,
                                                             device=device)
-            tokens, state, context, previous = pyramid_chunk(
-                network, noise, stabilization, nfe, start, state, context, previous)
-            out[begin:begin + B, start:start + W] = tokens.transpose(0, 1).float().cpu()
+            chunk_given = (None if streams_given is None
+                           else streams_given[:, start:start + W].transpose(0, 1))
+            tokens, state, context_token, previous = pyramid_chunk(
+                network, noise, stabilization, nfe, offset + start, state, context_token,
+                previous, chunk_given)
+            out[begin:begin + B, start:start + W, :D] = tokens.transpose(0, 1).float().cpu()
     return out

@@ -111,14 +111,15 @@ class OneStepDiffusionForcing(TrajectoryModel):
         z2 = lerp(noise, network.token_space.encode(x, zeros), times["t2"])
         return shift_right(network.token_space.decode(z2, zeros)), None
 
-    def training_loss(self, network: FlowNetwork, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None
+                      ) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.cfg
         times = sample_times(x.shape[:-1], cfg.time_sampler.kind,
                              cfg.time_sampler.full_jump_prob, device=x.device)
         noise = torch.randn_like(x)
         context, level = self.make_context(network, x, noise, times)
         y = network.token_space.encode(x, context)
-        h = network.encode(context, level) if network.reads_level else network.encode(context)
+        h = network.encode(context, level if network.reads_level else None, given)
 
         def velocity(z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:
             return network.velocity(h, z, t_start, t_end)

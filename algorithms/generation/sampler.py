@@ -23,6 +23,11 @@ class StreamingSampler(nn.Module):
     is only what the recurrence reads). A network that reads the context's corruption level
     (`reads_level`, context.py) is told `context_level` for every generated context token
     (default None: context_noise, 0 by default); token 0's empty context is always level 0.
+
+    `observe(token)` feeds a real token instead of generating one (a recurrent update, no head
+    call): the warm-up on a real past before a forecast. A real context token is clean, so the
+    next token reads it at level 0 and without stabilisation noise. With given channels
+    (`network.given_dim` C > 0) every `step` and `observe` takes token j's given values `[B, C]`.
     """
 
     def __init__(self, network: FlowNetwork, nfe: int = 1, solver: Solver = euler_solve,
@@ -35,25 +40,46 @@ class StreamingSampler(nn.Module):
         self.index = 0
         self.context: Tensor | None = None
         self.previous: Tensor | None = None
+        self.context_is_real = False
 
     def reset(self, num_streams: int, device: torch.device | str = "cpu",
               dtype: torch.dtype = torch.float32) -> None:
-        self.state, self.index = None, 0
+        self.state, self.index, self.context_is_real = None, 0, False
         self.context = torch.zeros(num_streams, self.network.token_dim, device=device, dtype=dtype)
         self.previous = torch.zeros_like(self.context)
 
-    @torch.no_grad()
-    def step(self, noise: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """The next token of every stream; `noise` `[B, D]` fixes the draw (default: N(0, I))."""
+    def _encode(self, given: Tensor | None) -> tuple[Tensor, State]:
+        """Token `index`'s conditioning from the context held, and the moved state."""
         if self.context is None:
-            raise RuntimeError("call reset(num_streams) before step()")
+            raise RuntimeError("call reset(num_streams) before step() or observe()")
         net = self.network
-        if getattr(net, "reads_level", False):  # the level the generated context is said to have
+        extra = {} if given is None else {"given": given.to(self.context)}
+        if getattr(net, "reads_level", False):  # the level the context is said to have
+            real = self.index == 0 or self.context_is_real
             level = self.context.new_full((*self.context.shape[:-1], 1),
-                                          self.context_level if self.index >= 1 else 0.0)
-            c, state = net.encode_step(self.context, self.previous, self.index, self.state, level)
-        else:
-            c, state = net.encode_step(self.context, self.previous, self.index, self.state)
+                                          0.0 if real else self.context_level)
+            return net.encode_step(self.context, self.previous, self.index, self.state, level,
+                                   **extra)
+        return net.encode_step(self.context, self.previous, self.index, self.state, **extra)
+
+    @torch.no_grad()
+    def observe(self, token: Tensor, given: Tensor | None = None) -> None:
+        """Feed the real token `index` `[B, D]` (with its given channels `[B, C]`)."""
+        if not getattr(self.network, "observes", True):
+            raise ValueError("this network cannot read a real context (the seed's network moves "
+                             "its recurrence only on noisy tokens): use algorithm.network.kind=split")
+        _, self.state = self._encode(given)
+        self.previous, self.context = self.context, token.to(self.context)
+        self.context_is_real = True
+        self.index += 1
+
+    @torch.no_grad()
+    def step(self, noise: Tensor | None = None, generator: torch.Generator | None = None,
+             given: Tensor | None = None) -> Tensor:
+        """The next token of every stream; `noise` `[B, D]` fixes the draw (default: N(0, I));
+        `given` `[B, C]`: the token's given channels, when the data have them."""
+        c, state = self._encode(given)
+        net = self.network
         if noise is None:
             noise = torch.randn(self.context.shape, generator=generator,
                                 device=self.context.device, dtype=self.context.dtype)
@@ -71,26 +97,64 @@ class StreamingSampler(nn.Module):
             context = token + self.context_noise * torch.randn(
                 token.shape, generator=generator, device=token.device, dtype=token.dtype)
         self.previous, self.context = self.context, context
+        self.context_is_real = False
         self.index += 1
         return token
 
     forward = step
 
 
+def split_channels(tokens: Tensor, generated_dim: int) -> tuple[Tensor, Tensor | None]:
+    """`[..., G + C]` -> (generated `[..., G]`, given `[..., C]` or None when C = 0)."""
+    given = tokens[..., generated_dim:]
+    return tokens[..., :generated_dim], (given if given.shape[-1] else None)
+
+
+def check_conditioning(network: FlowNetwork, num_samples: int, horizon: int,
+                       context: Tensor | None, given: Tensor | None) -> None:
+    """Raise ValueError unless context `[N, T0, G + C]` and given `[N, horizon, C]` fit."""
+    G, C = network.token_dim, getattr(network, "given_dim", 0)
+    if context is not None and (context.dim() != 3 or context.shape[0] != num_samples
+                                or context.shape[2] != G + C):
+        raise ValueError(f"context must be [{num_samples}, T0, {G + C}]; got "
+                         f"{list(context.shape)}")
+    if C and (given is None or tuple(given.shape) != (num_samples, horizon, C)):
+        got = None if given is None else list(given.shape)
+        raise ValueError(f"the data have {C} given channels: given must be "
+                         f"[{num_samples}, {horizon}, {C}]; got {got}")
+    if not C and given is not None and given.shape[-1]:
+        raise ValueError("given channels passed to a network that reads none")
+
+
 @torch.no_grad()
 def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
             batch_size: int | None = None, device: torch.device | str = "cpu",
             generator: torch.Generator | None = None, solver: Solver = euler_solve,
-            context_noise: float = 0.0, context_level: float | None = None) -> Tensor:
-    """Generate `[num_samples, horizon, D]` tokens (float32, on the CPU), `batch_size` streams
+            context_noise: float = 0.0, context_level: float | None = None,
+            context: Tensor | None = None, given: Tensor | None = None) -> Tensor:
+    """Generate `[num_samples, horizon, G + C]` tokens (float32, on the CPU), `batch_size` streams
     at a time. `generator` must live on `device`. `solver`, `context_noise`, `context_level`: see
-    `StreamingSampler`."""
+    `StreamingSampler`. `context` `[num_samples, T0, G + C]`: real tokens each stream reads first
+    (`observe`), then it generates `horizon` more; `given` `[num_samples, horizon, C]`: the given
+    channels of the generated tokens (needed when the network reads C > 0), copied into the
+    output as they are."""
+    check_conditioning(network, num_samples, horizon, context, given)
+    G = network.token_dim
     batch_size = batch_size or num_samples
-    out = torch.empty(num_samples, horizon, network.token_dim)
+    out = torch.empty(num_samples, horizon, G + (0 if given is None else given.shape[-1]))
+    if given is not None:
+        out[..., G:] = given
     sampler = StreamingSampler(network, nfe, solver, context_noise, context_level)
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         sampler.reset(stop - start, device=device)
+        if context is not None:
+            real = context[start:stop].to(device)
+            for j in range(real.shape[1]):
+                sampler.observe(*split_channels(real[:, j], G))
+        streams_given = None if given is None else given[start:stop].to(device)
         for j in range(horizon):
-            out[start:stop, j] = sampler.step(generator=generator).float().cpu()
+            step_given = None if streams_given is None else streams_given[:, j]
+            out[start:stop, j, :G] = sampler.step(generator=generator,
+                                                  given=step_given).float().cpu()
     return out

@@ -10,7 +10,12 @@ corrupted copy of the data (Diffusion Forcing's noisy surrogate):
 
 With `algorithm.context.level_input: true` the recurrence also reads each context token's
 corruption level σ_j (÷ the data's RMS step; 0 at generation, or the stabilisation noise), as
-Diffusion Forcing conditions on the noise level of its context. Without it the model cannot tell
+Diffusion Forcing conditions on the noise level of its context.
+
+Given channels (covariates, actions: `SequenceDataModule.given_dim`) are read, never generated:
+row j also holds token j's own given values g_j, normalised by their training statistics
+(`given_mean`, `given_std` in the statistics), since they are known when token j is generated
+(a temperature forecast at j; for actions, a dataset puts the action that led to token j there). Without it the model cannot tell
 a clean context from a corrupted one, so at generation it samples as widely as it must after a
 corrupted context: a spread that feeds a random walk of the circle's centre (issue 15).
 """
@@ -78,16 +83,46 @@ class LevelInput(nn.Module):
         return [(level / self.scale).to(like.dtype).expand_as(like[..., :1])]
 
 
+def given_dim(statistics: dict[str, Tensor]) -> int:
+    """The number C of given channels the statistics describe (0 without `given_mean`)."""
+    return int(statistics["given_mean"].numel()) if "given_mean" in statistics else 0
+
+
+class GivenInput(nn.Module):
+    """Token j's given channels `[..., C]` as (g − μ_g)/σ_g input columns; nothing when C = 0."""
+
+    def __init__(self, statistics: dict[str, Tensor]) -> None:
+        super().__init__()
+        self.size = given_dim(statistics)
+        if self.size:
+            self.register_buffer("mean", statistics["given_mean"].detach().clone().float())
+            std = statistics["given_std"].detach().clone().float()
+            self.register_buffer("std", torch.where(std > 0, std, torch.ones_like(std)))
+
+    def forward(self, given: Tensor | None) -> list[Tensor]:
+        """[] without given channels, else [(g − μ)/σ]; raises if they are expected and missing
+        (or given to a network that has none): a silent zero would be a wrong covariate."""
+        if not self.size:
+            if given is not None and given.shape[-1]:
+                raise ValueError(f"this network reads no given channels; got {given.shape[-1]}")
+            return []
+        if given is None or given.shape[-1] != self.size:
+            got = None if given is None else given.shape[-1]
+            raise ValueError(f"this network reads {self.size} given channels per token; got {got}")
+        return [(given - self.mean) / self.std]
+
+
 class ContextFeatures(nn.Module):
     """Normalised inputs of the recurrence from the context tokens.
 
-    sequence(context `[B, T, D]`, level `[B, T, 1]` | None) -> `[B, T, F]`; row j describes the
-    context of token j:
+    sequence(context `[B, T, D]`, level `[B, T, 1]` | None, given `[B, T, C]` | None) -> `[B, T, F]`;
+    row j describes the context of token j:
       position: (c_j − μ)/σ,   delta: (c_j − c_{j−1} − μ_Δ)/σ_Δ,   plus flags
       "has a context" (j ≥ 1) and "has a delta" (j ≥ 2), then the level column (LevelInput) if
-      enabled. Missing parts are zeros.
-    step(context, previous `[B, D]`, index, level `[B, 1]` | None) -> `[B, F]`: the same row for
-    token `index`.
+      enabled, then token j's given channels (GivenInput) if the data have any. Missing parts
+      are zeros.
+    step(context, previous `[B, D]`, index, level `[B, 1]` | None, given `[B, C]` | None) ->
+    `[B, F]`: the same row for token `index`.
     """
 
     def __init__(self, features: list[str], token_dim: int, statistics: dict[str, Tensor],
@@ -100,24 +135,28 @@ class ContextFeatures(nn.Module):
         for key in ("token_mean", "token_std", "step_mean", "step_std"):
             self.register_buffer(key, statistics[key].detach().clone().float())
         self.level = LevelInput(level_input, statistics)
-        self.size = len(self.features) * token_dim + 2 + self.level.size
+        self.given = GivenInput(statistics)
+        self.size = len(self.features) * token_dim + 2 + self.level.size + self.given.size
 
     def _row(self, context: Tensor, previous: Tensor, has_context: Tensor, has_delta: Tensor,
-             level: Tensor | None) -> Tensor:
+             level: Tensor | None, given: Tensor | None) -> Tensor:
         parts = []
         if "position" in self.features:
             parts.append(has_context * (context - self.token_mean) / self.token_std)
         if "delta" in self.features:
             parts.append(has_delta * (context - previous - self.step_mean) / self.step_std)
-        return torch.cat([*parts, has_context, has_delta, *self.level(context, level)], dim=-1)
+        return torch.cat([*parts, has_context, has_delta, *self.level(context, level),
+                          *self.given(given)], dim=-1)
 
-    def sequence(self, context: Tensor, level: Tensor | None = None) -> Tensor:
+    def sequence(self, context: Tensor, level: Tensor | None = None, given: Tensor | None = None
+                 ) -> Tensor:
         index = torch.arange(context.shape[1], device=context.device).view(1, -1, 1)
         has_context = (index >= 1).to(context.dtype).expand(*context.shape[:-1], 1)
         has_delta = (index >= 2).to(context.dtype).expand(*context.shape[:-1], 1)
-        return self._row(context, shift_right(context), has_context, has_delta, level)
+        return self._row(context, shift_right(context), has_context, has_delta, level, given)
 
-    def step(self, context: Tensor, previous: Tensor, index: int, level: Tensor | None = None
-             ) -> Tensor:
+    def step(self, context: Tensor, previous: Tensor, index: int, level: Tensor | None = None,
+             given: Tensor | None = None) -> Tensor:
         flag = context.new_ones(*context.shape[:-1], 1)
-        return self._row(context, previous, flag * (index >= 1), flag * (index >= 2), level)
+        return self._row(context, previous, flag * (index >= 1), flag * (index >= 2), level,
+                         given)

@@ -53,17 +53,26 @@ class FlowNetwork(nn.Module):
         """Whether the recurrence reads the context's corruption level (context.py)."""
         return bool(self.context_features.level.size)
 
-    def encode(self, context: Tensor, level: Tensor | None = None) -> Tensor:
-        """context `[B, T, D]` (row j = token shown to token j; row 0 ignored) and its corruption
-        level `[B, T, 1]` (None: clean) -> the heads' conditioning `[B, T, W]`."""
-        features = self.context_features.sequence(context, level)
+    @property
+    def given_dim(self) -> int:
+        """The given channels C read per token (context.py), 0 when the data have none."""
+        return self.context_features.given.size
+
+    def encode(self, context: Tensor, level: Tensor | None = None, given: Tensor | None = None
+               ) -> Tensor:
+        """context `[B, T, D]` (row j = token shown to token j; row 0 ignored), its corruption
+        level `[B, T, 1]` (None: clean) and each token's own given channels `[B, T, C]` (None:
+        the data have none) -> the heads' conditioning `[B, T, W]`."""
+        features = self.context_features.sequence(context, level, given)
         return self.head.condition(self.backbone.sequence(features))
 
     def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,
-                    level: Tensor | None = None) -> tuple[Tensor, State]:
+                    level: Tensor | None = None, given: Tensor | None = None
+                    ) -> tuple[Tensor, State]:
         """Conditioning `[B, W]` and new state for token `index` from its context `[B, D]` (at
-        corruption level `[B, 1]`, None: clean) and the token before that."""
-        features = self.context_features.step(context, previous, index, level)
+        corruption level `[B, 1]`, None: clean), the token before that and token `index`'s own
+        given channels `[B, C]`."""
+        features = self.context_features.step(context, previous, index, level, given)
         h, state = self.backbone.step(features, state)
         return self.head.condition(h), state
 

@@ -188,11 +188,13 @@ class HeadingFlowNetwork(nn.Module):
         # on data with noisy continuations (dataset.noise_std > 0) keep it at 1.
         self.noise_scale = float(cfg.get("frame_noise_scale", 1.0))
 
+    given_dim = 0  # no given channels in the moving frame (build.py refuses them)
+
     @property
     def reads_level(self) -> bool:
         return bool(self.context_features.level.size)
 
-    def encode(self, context: Tensor, level: Tensor | None = None) -> Tensor:
+    def encode(self, context: Tensor, level: Tensor | None = None, given: None = None) -> Tensor:
         features = self.context_features.sequence(context, level)
         c = self.head.condition(self.backbone.sequence(features))
         if self.start is not None:
@@ -201,7 +203,7 @@ class HeadingFlowNetwork(nn.Module):
         return c
 
     def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,
-                    level: Tensor | None = None) -> tuple[Tensor, State]:
+                    level: Tensor | None = None, given: None = None) -> tuple[Tensor, State]:
         inner, before = state if state is not None else (None, torch.zeros_like(context))
         features = self.context_features.step(context, previous, before, index, level)
         h, inner = self.backbone.step(features, inner)

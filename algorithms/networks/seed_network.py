@@ -30,6 +30,10 @@ from algorithms.networks.token_space import TokenSpace
 
 class SeedFlowNetwork(nn.Module):
     reads_level = False  # context.level_input is refused with this network (config check)
+    given_dim = 0  # no given channels (build.py refuses them)
+    # The recurrence moves only on noisy tokens (solve_step), so it cannot read a real context
+    # token as a token: generation from a real context needs the split network.
+    observes = False
 
     def __init__(self, cfg: DictConfig, token_dim: int, statistics: dict[str, Tensor]) -> None:
         super().__init__()
@@ -50,12 +54,12 @@ class SeedFlowNetwork(nn.Module):
         self.blocks = nn.Sequential(*[ResidualBlock(hidden) for _ in range(cfg.head.depth)])
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.SiLU(), nn.Linear(hidden, token_dim))
 
-    def encode(self, context: Tensor) -> Tensor:
+    def encode(self, context: Tensor, level: None = None, given: None = None) -> Tensor:
         """context `[B, T, D]` -> the context embedding `[B, T, W]` (no recurrence here)."""
         return self.embed_context(self.context_features.sequence(context))
 
-    def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None
-                    ) -> tuple[Tensor, State | None]:
+    def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,
+                    level: None = None, given: None = None) -> tuple[Tensor, State | None]:
         """Token `index`'s context embedding `[B, W]`; the state passes through untouched (the
         recurrence moves in `solve_step`, when it reads the noisy token)."""
         return self.embed_context(self.context_features.step(context, previous, index)), state
