@@ -209,6 +209,7 @@ def check_job(cfg: DictConfig, multirun: bool) -> None:
     check_writable(str(folder), "hydra.sweep.dir" if multirun else "hydra.run.dir")
     cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     validate_config(cfg)
+    check_data(cfg)  # a recorded file's columns, values and length, before any folder exists
     if cfg.wandb.mode != "disabled" and importlib.util.find_spec("wandb") is None:
         raise ConfigError(f"wandb.mode={cfg.wandb.mode}: the wandb package is not installed; "
                           f"pip install wandb, or run with wandb.mode=disabled (CSV log only)")
@@ -216,6 +217,16 @@ def check_job(cfg: DictConfig, multirun: bool) -> None:
         check_resume(cfg, Path(cfg.resume))
     elif cfg.get("load"):
         check_load(cfg)
+
+
+def check_data(cfg: DictConfig) -> None:
+    """The dataset's own check of its data (`check_data(cfg)`, where it has one: recorded series
+    load their file here, so a bad one fails before Hydra creates the run folder)."""
+    from datasets import DATASET_REGISTRY
+
+    dataset = DATASET_REGISTRY[cfg.dataset.name]
+    if hasattr(dataset, "check_data"):
+        dataset.check_data(cfg)
 
 
 def check_load(cfg: DictConfig) -> None:

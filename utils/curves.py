@@ -35,11 +35,13 @@ class MetricNames:
 
 
 #: the cost of a run, shown after any dataset's scores
-COST_METRICS = ("training_steps_per_second", "us_per_token_per_stream")
+COST_METRICS = ("training_steps_per_second", "us_per_token_per_stream",
+                "forecast_us_per_token_per_stream")
 
 #: metrics.json entries that describe the rollout rather than score it.
 DESCRIPTIVE_KEYS = frozenset({"algorithm", "nfe", "num_samples", "horizon", "window", "device",
-                              "generation_seconds"})
+                              "generation_seconds", "context_tokens", "forecast_horizon",
+                              "num_windows", "forecast_seconds"})
 
 
 def _clean(value: Any) -> Any:

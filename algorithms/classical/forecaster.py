@@ -15,7 +15,7 @@ import torch
 from omegaconf import MISSING, DictConfig
 from torch import Tensor
 
-from utils.config_checks import check, positive_int
+from utils.config_checks import ConfigError, check, positive_int
 from utils.packages import Extra
 
 
@@ -47,8 +47,18 @@ class ClassicalForecaster(abc.ABC):
 
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:
-        """Raise `ConfigError` naming the first bad `algorithm.*` key (the root config given)."""
+        """Raise `ConfigError` naming the first bad `algorithm.*` key (the root config given),
+        or a task it cannot run: nothing to validate or test, and every rollout from a context."""
         check(cfg, "algorithm.season_length", positive_int, "a positive integer")
+        name, tasks = cfg.algorithm.name, list(cfg.experiment.tasks)
+        for task in ("validation", "test"):
+            if task in tasks:
+                raise ConfigError(f"experiment.tasks: algorithm={name} has no {task} loss (it "
+                                  f"fits each context); use training, rollout, forecast")
+        context = cfg.experiment.rollout.get("context_tokens", 0)
+        if "rollout" in tasks and (context or 0) < 2:
+            raise ConfigError(f"experiment.rollout.context_tokens={context}: algorithm={name} "
+                              f"forecasts from a real context of at least 2 tokens")
 
     def to(self, device: torch.device | str) -> ClassicalForecaster:
         """Runs on the CPU whatever the device: nothing to move."""

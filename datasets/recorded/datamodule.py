@@ -109,6 +109,25 @@ class RecordedSeriesDataModule(SequenceDataModule):
               f"an integer >= dataset.train_length ({cfg.dataset.train_length})")
         check(cfg, "dataset.num_eval_batches", positive_int, "a positive integer")
 
+    @classmethod
+    def check_data(cls, cfg: DictConfig) -> None:
+        """Load the data and raise `ConfigError` (one line) if they or the run's windows do not
+        fit: a bad file (`DataError`, naming file, column and row), a test part too short for the
+        rollout horizon or the forecast windows."""
+        data = cls(cfg.dataset, seed=0, batch_size=1, max_steps=1)
+        test = data.parts["test"]
+        rows = test.stop - test.start
+        for key in ("rollout", "forecast"):
+            task = cfg.experiment.get(key, {})
+            horizon = task.get("horizon")
+            if key in cfg.experiment.tasks and horizon is not None and horizon > rows:
+                raise ConfigError(f"experiment.{key}.horizon={horizon}: must be at most the "
+                                  f"test part of {data.series.source} ({rows} rows)")
+            context = task.get("context_tokens", 0) or 0
+            if key in cfg.experiment.tasks and context > test.start:
+                raise ConfigError(f"experiment.{key}.context_tokens={context}: the data have "
+                                  f"{test.start} rows before the test part")
+
     def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
         super().__init__()
         self.cfg = cfg

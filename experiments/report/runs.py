@@ -2,7 +2,9 @@
 
 A run folder is any folder holding `.hydra/config.yaml` (a local run, a multirun job, a Slurm job);
 its rollout is `rollout/metrics.json` + `rollout/samples.npz`, or one `rollout/nfe_<K>/` of each per
-NFE value, with an optional `curves.json` beside them.
+NFE value, with an optional `curves.json` beside them. The forecast task writes the same files
+under `forecast/`: its scores join the rollout's row of the same NFE (a run with forecasts and no
+rollout gets rows of its forecasts alone).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from utils.curves import DESCRIPTIVE_KEYS
 
 #: folders a run writes that never hold another run; not searched (wandb alone can be thousands of files)
 NOT_RUNS = frozenset({".hydra", ".submitit", "wandb", "checkpoints", "validation", "csv", "rollout",
-                      "report", "training"})
+                      "report", "training", "forecast"})
 
 #: what the report takes from `training/metrics.json` (written at the end of `fit`), and its name
 #: among each rollout's metrics
@@ -166,22 +168,18 @@ def read_training(run_dir: Path) -> tuple[dict[str, Any], list[Skipped]]:
     return {name: written.get(key) for key, name in TRAINING_METRICS.items()}, []
 
 
-def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
-    """The run's rollouts (one per NFE value); a rollout with a missing or broken file is skipped."""
-    try:
-        config = read_config(run_dir)
-    except Exception as error:
-        return [], [Skipped(run_dir, f".hydra/config.yaml unreadable ({type(error).__name__}: {error})")]
-    rollout = run_dir / "rollout"
-    entries = sorted((p for p in rollout.glob("nfe_*") if p.is_dir()), key=natural_key)
-    if not entries:
-        if not rollout.is_dir():
-            return [], [Skipped(run_dir, "no rollout/ folder (no rollout task, or the run stopped "
-                                         f"before it{_status(run_dir)})")]
-        entries = [rollout]
-    training, skipped = read_training(run_dir)
-    records: list[RolloutRecord] = []
-    for entry in entries:
+def _entries(run_dir: Path, task: str) -> list[Path] | None:
+    """The task's result folders (`<task>/nfe_<K>/`, else `<task>/` itself); None without any."""
+    folder = run_dir / task
+    entries = sorted((p for p in folder.glob("nfe_*") if p.is_dir()), key=natural_key)
+    return entries or ([folder] if folder.is_dir() else None)
+
+
+def _read_results(run_dir: Path, task: str, skipped: list[Skipped]
+                  ) -> dict[int, tuple[dict[str, Any], Path]]:
+    """The task's metrics by NFE (and each one's folder); unreadable ones get a `skipped` line."""
+    results: dict[int, tuple[dict[str, Any], Path]] = {}
+    for entry in _entries(run_dir, task) or []:
         where = entry.relative_to(run_dir).as_posix()
         try:
             metrics = _read_json(entry / "metrics.json", f"{where}/metrics.json")
@@ -189,15 +187,38 @@ def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
         except ValueError as error:
             skipped.append(Skipped(run_dir, f"{error}{_status(run_dir)}"))
             continue
+        nfe = metrics.get("nfe", int(entry.name[4:]) if entry.name.startswith("nfe_") else 1)
+        results[int(nfe)] = (metrics, entry)
+    return results
+
+
+def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
+    """The run's rollouts (one per NFE value), each with the forecast scores of its NFE if the
+    run has them; a rollout with a missing or broken file is skipped."""
+    try:
+        config = read_config(run_dir)
+    except Exception as error:
+        return [], [Skipped(run_dir, f".hydra/config.yaml unreadable ({type(error).__name__}: {error})")]
+    if _entries(run_dir, "rollout") is None and _entries(run_dir, "forecast") is None:
+        return [], [Skipped(run_dir, "no rollout/ folder (no rollout task, or the run stopped "
+                                     f"before it{_status(run_dir)})")]
+    training, skipped = read_training(run_dir)
+    rollouts = _read_results(run_dir, "rollout", skipped)
+    forecasts = _read_results(run_dir, "forecast", skipped)
+    records: list[RolloutRecord] = []
+    for nfe in sorted(set(rollouts) | set(forecasts)):
+        metrics, entry = rollouts.get(nfe) or forecasts[nfe]
         curves = None
-        if (entry / "curves.json").is_file():
+        if nfe in rollouts and (entry / "curves.json").is_file():
+            where = entry.relative_to(run_dir).as_posix()
             try:
                 curves = _read_json(entry / "curves.json", f"{where}/curves.json")
             except ValueError as error:
                 skipped.append(Skipped(run_dir, f"{error}; its metrics are used, its curves are not"))
-        nfe = metrics.get("nfe", int(entry.name[4:]) if entry.name.startswith("nfe_") else 1)
-        records.append(RolloutRecord(run_dir, config, int(nfe),
-                                     {**with_horizon_names(metrics), **training}, curves))
+        forecast = forecasts.get(nfe, ({}, None))[0] if nfe in rollouts else {}
+        records.append(RolloutRecord(run_dir, config, nfe,
+                                     {**forecast, **with_horizon_names(metrics), **training},
+                                     curves))
     return records, skipped
 
 
