@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import generation, memory, time_to_quality, training
+from benchmarks import data_loading, generation, memory, time_to_quality, training
 from benchmarks.__main__ import QUICK
 from tests.conftest import REPO
 
@@ -29,6 +29,15 @@ def test_training_prints_the_ratios(capsys: pytest.CaptureFixture[str]) -> None:
     assert "default / seed_faithful = " in out and "default / predictive    = " in out
     assert {"train_ratio_default_over_seed_faithful", "train_ratio_default_over_predictive",
             "train_steps_per_s_seed_faithful"} <= set(figures) and finite(figures)
+
+
+def test_data_loading_compares_recorded_data_with_the_circles(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    figures = data_loading.run(**QUICK["data_loading"])
+    out = capsys.readouterr().out
+    assert "elecdemand / circles = " in out and "batch draw = " in out
+    assert {"data_ratio_elecdemand_over_circles", "data_draw_share_elecdemand"} <= set(figures)
+    assert finite(figures) and 0 < figures["data_draw_share_elecdemand"] < 1
 
 
 def test_generation_prints_latency_throughput_and_targets(capsys: pytest.CaptureFixture[str]
