@@ -206,3 +206,17 @@ def test_config_schemas_and_yamls() -> None:
     with pytest.raises(ConfigError, match=r"^algorithm.seasonality: unknown key; allowed: name, "
                                           r"season_length, trend, damped_trend$"):
         check_types(bad, "algorithm", ETS.config_schema)
+
+
+@pytest.mark.parametrize("tasks,context,message", [
+    (["validation"], 8, "experiment.tasks: algorithm=seasonal_naive has no validation loss"),
+    (["training", "test"], 8, "has no test loss"),
+    (["training", "rollout"], 0, "experiment.rollout.context_tokens=0: algorithm=seasonal_naive "
+                                 "forecasts from a real context of at least 2 tokens"),
+])
+def test_tasks_a_classical_reference_cannot_run_are_refused(tasks: list[str], context: int,
+                                                           message: str) -> None:
+    cfg = OmegaConf.create({"algorithm": naive_cfg(),
+                            "experiment": {"tasks": tasks, "rollout": {"context_tokens": context}}})
+    with pytest.raises(ConfigError, match=message):
+        SeasonalNaive.check_config(cfg)

@@ -60,7 +60,8 @@ def test_group_precheck_accepts_sweeps_and_rejects_unknown_names(capsys) -> None
         main.check_group_choices(["algorithm=flow_forcing,nope"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "error: algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, flow_forcing_seed, meanflow, predictive")
+        "error: algorithm=nope: unknown; choose one of diffusion_forcing, ets, flow_forcing, "
+        "flow_forcing_seed, meanflow, predictive, seasonal_naive")
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -89,6 +90,9 @@ def test_the_algorithm_schema_checks_names_types_and_choices(overrides: list[str
 
 def test_every_algorithm_declares_its_keys() -> None:
     from algorithms.base.config_schema import TrajectoryModelSchema
+    from algorithms.classical.forecaster import ClassicalSchema
 
     for name, owner in ALGORITHM_REGISTRY.items():
-        assert issubclass(owner.config_schema, TrajectoryModelSchema), name
+        trained = getattr(owner, "trainable", True)  # the classical references have no network
+        schema = TrajectoryModelSchema if trained else ClassicalSchema
+        assert issubclass(owner.config_schema, schema), name

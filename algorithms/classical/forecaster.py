@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor
 
 from utils.config_checks import ConfigError, check, positive_int
@@ -50,12 +50,13 @@ class ClassicalForecaster(abc.ABC):
         """Raise `ConfigError` naming the first bad `algorithm.*` key (the root config given),
         or a task it cannot run: nothing to validate or test, and every rollout from a context."""
         check(cfg, "algorithm.season_length", positive_int, "a positive integer")
-        name, tasks = cfg.algorithm.name, list(cfg.experiment.tasks)
+        name = cfg.algorithm.name
+        tasks = list(OmegaConf.select(cfg, "experiment.tasks", default=None) or [])
         for task in ("validation", "test"):
             if task in tasks:
                 raise ConfigError(f"experiment.tasks: algorithm={name} has no {task} loss (it "
                                   f"fits each context); use training, rollout, forecast")
-        context = cfg.experiment.rollout.get("context_tokens", 0)
+        context = OmegaConf.select(cfg, "experiment.rollout.context_tokens", default=0)
         if "rollout" in tasks and (context or 0) < 2:
             raise ConfigError(f"experiment.rollout.context_tokens={context}: algorithm={name} "
                               f"forecasts from a real context of at least 2 tokens")
