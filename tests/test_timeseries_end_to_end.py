@@ -105,3 +105,19 @@ def test_a_series_shorter_than_its_windows_is_refused(tmp_path: Path) -> None:
     result = run_main(*CSV_DATA, f"dataset.path={path}", f"hydra.run.dir={tmp_path / 'run'}",
                       cwd=tmp_path, check=False)
     assert result.returncode == 2 and "60 rows, shorter than" in result.stderr
+
+
+def test_circles_roll_out_and_forecast_from_a_real_context(tmp_path: Path) -> None:
+    """Generated data work the same way: the contexts are fresh ground-truth draws."""
+    run = tmp_path / "run"
+    run_main(*SHRINK, "experiment.rollout.context_tokens=8", "experiment.forecast.context_tokens=8",
+             "experiment.forecast.horizon=16", "experiment.forecast.num_windows=6",
+             "experiment.forecast.num_samples=5", TASKS, "wandb.mode=disabled",
+             f"hydra.run.dir={run}", cwd=tmp_path)
+    rollout = json.loads((run / "rollout" / "metrics.json").read_text())
+    assert rollout["context_tokens"] == 8 and 0 <= rollout["keep_circle_share"] <= 1
+    with np.load(run / "rollout" / "samples.npz") as f, \
+            np.load(run / "rollout" / "conditioning.npz") as c:
+        assert f["samples"].shape == (24, 40, 2) and c["samples"].shape == (24, 48, 2)
+    forecast = json.loads((run / "forecast" / "metrics.json").read_text())
+    assert forecast["num_windows"] == 6 and np.isfinite(forecast["crps_sum_norm"])
