@@ -42,9 +42,10 @@ def wandb_id(run: Path) -> str:
 # (overrides, the start of the one line after "error: "); "{run}", "{id}", "{file}" and "{root}"
 # are filled in from the fixture.
 BAD_INPUTS = [
-    (["algorithm=nope"], "algorithm=nope: unknown; choose one of diffusion_forcing, flow_forcing, "
-                         "flow_forcing_seed, meanflow, predictive"),
-    (["dataset=nope"], "dataset=nope: unknown; choose one of circular_arcs"),
+    (["algorithm=nope"], "algorithm=nope: unknown; choose one of diffusion_forcing, ets, "
+                         "flow_forcing, flow_forcing_seed, meanflow, predictive, seasonal_naive"),
+    (["dataset=nope"], "dataset=nope: unknown; choose one of circular_arcs, csv, elecdemand, "
+                       "eu_stock_markets"),
     (["experiment=nope"], "experiment=nope: unknown; choose one of sequence_generation"),
     (["foo=bar"], "foo=bar: unknown key; "),
     (["algorithm.backbone.nme=gru"], "algorithm.backbone.nme=gru: unknown key; closest valid "
@@ -65,7 +66,7 @@ BAD_INPUTS = [
     (["algorithm=diffusion_forcing", "algorithm.evaluation.rollout_nfe=[1,0]"],
      "algorithm.evaluation.rollout_nfe=[1, 0]: must be a positive integer or a non-empty list"),
     (["experiment.tasks=[training,nope]"], "experiment.tasks=['training', 'nope']: must be a "
-                                          "non-empty list of tasks from rollout, test"),
+                                          "non-empty list of tasks from forecast, rollout, test"),
     (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit: must be one"),
     (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate: needs"),
     (["wandb.mode=sometimes"], "wandb.mode=sometimes: must be one of offline, online, disabled"),

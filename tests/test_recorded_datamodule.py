@@ -111,3 +111,25 @@ def test_packaged_datasets_load_offline(name: str, shape: tuple[int, int], given
     assert windows.shape == (expected, cfg.dataset.context_tokens + cfg.dataset.forecast_horizon,
                              shape[1])
     assert torch.isfinite(data._train_batch(0)).all()
+
+
+def test_calendar_features_are_given_channels_on_the_time_axis(tmp_path: Path) -> None:
+    data = datamodule(write_csv(tmp_path / "s.csv"), time_features=["time_of_day", "day_of_week"])
+    assert data.given_dim == 1 + 4 and data.channel_names[-4:] == (
+        "time_of_day_sin", "time_of_day_cos", "day_of_week_sin", "day_of_week_cos")
+    hours = np.arange(ROWS) % 24  # hourly from midnight: the phase of the day is known exactly
+    expected = np.sin(2 * np.pi * hours / 24)
+    assert np.allclose(data.values[:, 3].numpy(), expected, atol=1e-5)
+    assert np.allclose(data.values[:, 3:5].square().sum(1).numpy(), 1.0, atol=1e-5)
+    assert set(data.statistics()) >= {"given_mean"} and data.statistics()["given_mean"].numel() == 5
+
+
+def test_calendar_features_need_a_time_axis_and_known_names(tmp_path: Path) -> None:
+    from datasets.recorded.series import DataError
+
+    with pytest.raises(DataError, match="'hour' is not one of time_of_day, day_of_week"):
+        datamodule(write_csv(tmp_path / "s.csv"), time_features=["hour"]).values
+    with pytest.raises(DataError, match="needs a time axis"):
+        datamodule(write_csv(tmp_path / "t.csv"), time_features=["time_of_day"],
+                   time_column=None, frequency=None, generated=["index", "load"],
+                   given=["temp"]).values

@@ -27,6 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig
 from torch import Tensor
@@ -56,6 +57,7 @@ class RecordedSeriesSchema:
     time_column: Any = None
     frequency: Any = None
     missing: str = "error"
+    time_features: list[str] = field(default_factory=list)
     validation_fraction: float = MISSING
     test_fraction: float = MISSING
     train_length: int = MISSING
@@ -115,6 +117,7 @@ class RecordedSeriesDataModule(SequenceDataModule):
         fit: a bad file (`DataError`, naming file, column and row), a test part too short for the
         rollout horizon or the forecast windows."""
         data = cls(cfg.dataset, seed=0, batch_size=1, max_steps=1)
+        data.values  # the calendar features too: a name they do not know, data with no time axis
         test = data.parts["test"]
         rows = test.stop - test.start
         for key in ("rollout", "forecast"):
@@ -161,8 +164,13 @@ class RecordedSeriesDataModule(SequenceDataModule):
 
     @cached_property
     def values(self) -> Tensor:
-        """`[T, G + C]` float32, in memory: every window is a slice of it."""
-        return torch.from_numpy(self.series.values.copy())
+        """`[T, G + C]` float32, in memory: every window is a slice of it. The given channels are
+        the data's given columns, then the calendar features (`dataset.time_features`)."""
+        from datasets.recorded.time_features import time_features
+
+        features = time_features(self.series.source, self.series.time,
+                                 list(self.cfg.get("time_features") or []), self.series.length)
+        return torch.from_numpy(np.concatenate([self.series.values, features], axis=1))
 
     @cached_property
     def parts(self) -> dict[str, slice]:
@@ -181,11 +189,14 @@ class RecordedSeriesDataModule(SequenceDataModule):
 
     @property
     def given_dim(self) -> int:
-        return len(self.series.given)
+        return self.values.shape[1] - self.token_dim
 
     @property
     def channel_names(self) -> tuple[str, ...]:
-        return (*self.series.generated, *self.series.given)
+        from datasets.recorded.time_features import feature_names
+
+        return (*self.series.generated, *self.series.given,
+                *feature_names(list(self.cfg.get("time_features") or [])))
 
     def statistics(self) -> dict[str, Tensor]:
         """Token, first-token, step and given-channel statistics `[G]`/`[C]` of the training part
