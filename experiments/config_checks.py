@@ -87,7 +87,7 @@ PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-m
 
 def check_training_config(cfg: DictConfig, tasks: list[str]) -> None:
     """Raise `ConfigError` naming the first bad `experiment.*` key; `tasks`: the allowed ones."""
-    check(cfg, "experiment.tasks", lambda v: isinstance(v, ListConfig) and len(v) > 0
+    check(cfg, "experiment.tasks", lambda v: isinstance(v, (ListConfig, list)) and len(v) > 0
           and all(task in tasks for task in v),
           f"a non-empty list of tasks from {', '.join(tasks)}")
     t = "experiment.training"

@@ -61,9 +61,13 @@ def test_bad_eval_horizons_are_one_line(value: str, message: str, tmp_path: Path
 
 
 def test_default_rolls_out_1024_and_scores_256_and_1024() -> None:
-    root = Path(__file__).resolve().parents[1] / "configurations"
-    rollout = OmegaConf.load(root / "experiment" / "sequence_generation.yaml").rollout
+    """The circles' default (the experiment reads it from the dataset: 16x its training length)."""
+    from benchmarks.recipes import compose
+
+    rollout = compose().experiment.rollout
     assert rollout.horizon == 1024 and list(rollout.eval_horizons) == [256, 1024]
+    recorded = compose("dataset=elecdemand").experiment
+    assert recorded.rollout.horizon == 16 * 144 and "forecast" in recorded.tasks
 
 
 # ---------------------------------------------------------------- end to end

@@ -104,6 +104,9 @@ class CircularArcsSchema:
     train_length: int = MISSING
     rollout_horizon: int = MISSING
     num_eval_batches: int = MISSING
+    tasks: list[str] = MISSING          # the experiment's default tasks
+    long_horizon: int = MISSING         # the rollout task's default horizon
+    eval_horizons: list[int] = MISSING  # and where it is scored
 
 
 class CircularArcDataModule(SequenceDataModule):

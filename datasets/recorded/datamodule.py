@@ -67,6 +67,9 @@ class RecordedSeriesSchema:
     season_length: int = MISSING
     rollout_horizon: int = MISSING
     num_eval_batches: int = MISSING
+    tasks: list[str] = MISSING          # the experiment's default tasks
+    long_horizon: int = MISSING         # the rollout task's default horizon
+    eval_horizons: list[int] = MISSING  # and where it is scored
 
 
 class RecordedSeriesDataModule(SequenceDataModule):
