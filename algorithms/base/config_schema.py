@@ -68,6 +68,9 @@ class HeadSchema:
 @dataclass
 class EmaSchema:
     decay: Optional[float] = MISSING  # null: evaluate the raw weights
+    # Generate with the EMA (true) or with the trained weights (false), the EMA still kept: a
+    # short run's EMA is mostly its first steps (0.999^700 = 0.50 of the start's weights).
+    generate: bool = True
 
 
 @dataclass

@@ -81,8 +81,11 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
 
     @property
     def generation_network(self) -> FlowNetwork:
-        """The weights used to evaluate and generate: the EMA when there is one."""
-        return self.ema.module if self.ema is not None else self.network
+        """The weights used to evaluate and generate: the EMA when there is one, unless
+        `algorithm.ema.generate=false` asks for the trained weights."""
+        if self.ema is not None and self.cfg.ema.get("generate", True):
+            return self.ema.module
+        return self.network
 
     def on_train_batch_start(self, batch: Tensor, batch_idx: int) -> None:
         torch.manual_seed(stream_seed(self.seed, TRAIN_NOISE_STREAM, self.global_step,

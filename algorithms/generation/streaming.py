@@ -77,10 +77,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_generation_network(path: str | Path, ema: bool = True,
                             device: torch.device | str = "cpu") -> GenerationCheckpoint:
     """Build the network of a checkpoint and load its weights: the EMA when the checkpoint has
-    one and `ema` is true (as the rollout task does), else the trained weights."""
+    one, `ema` is true and its config generates with it (`algorithm.ema.generate`, as the rollout
+    task does), else the trained weights."""
     checkpoint = read_checkpoint(path)
     state = checkpoint["state_dict"]
-    weights = "ema" if ema and any(k.startswith(WEIGHT_PREFIXES["ema"]) for k in state) else "raw"
+    generate = (checkpoint.get("algorithm_config", {}).get("ema") or {}).get("generate", True)
+    weights = ("ema" if ema and generate and any(k.startswith(WEIGHT_PREFIXES["ema"]) for k in state)
+               else "raw")
     prefix = WEIGHT_PREFIXES[weights]
     own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     first_mean = own.get("token_space.first_mean")
