@@ -121,6 +121,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             print(f"training: algorithm={self.cfg.algorithm.name} fits each context it forecasts "
                   f"from; nothing to train", flush=True)
             return
+        warn_short_ema(self.cfg)
         ckpt = self.resume_checkpoint
         if ckpt is not None:
             print(f"resumed {self.cfg.resume} from {ckpt} at step {read_global_step(ckpt)}",
@@ -283,6 +284,20 @@ class SequenceGenerationExperiment(BaseExperiment):
                     logger.log_image(key=f"{task}/nfe_{nfe}/{name}", images=[str(path)],
                                      step=step)
             logger.save()
+
+
+def warn_short_ema(cfg: DictConfig) -> None:
+    """One warning line when the run is too short for its EMA: after n steps an EMA of decay d
+    still holds d^n of the initial weights, and generation uses the EMA."""
+    ema, steps = cfg.algorithm.get("ema") or {}, int(cfg.experiment.training.max_steps)
+    decay = ema.get("decay")
+    from pytorch_lightning.utilities import rank_zero_only
+
+    if decay and ema.get("generate", True) and decay ** steps > 0.05 and rank_zero_only.rank == 0:
+        print(f"warning: after experiment.training.max_steps={steps} the EMA "
+              f"(algorithm.ema.decay={decay}) still holds {decay ** steps:.0%} of the initial "
+              f"weights, and generation uses it; train longer, or set algorithm.ema.generate=false "
+              f"or a smaller algorithm.ema.decay", flush=True)
 
 
 #: the forecast scores printed after each forecast (all are in metrics.json)
