@@ -133,3 +133,12 @@ def test_calendar_features_need_a_time_axis_and_known_names(tmp_path: Path) -> N
         datamodule(write_csv(tmp_path / "t.csv"), time_features=["time_of_day"],
                    time_column=None, frequency=None, generated=["index", "load"],
                    given=["temp"]).values
+
+
+@pytest.mark.parametrize("name", ["elecdemand", "eu_stock_markets"])
+def test_packaged_defaults_fit_their_data(name: str) -> None:
+    """`python -m main dataset=<name>` as it is: its rollout horizon and contexts fit the test part."""
+    RecordedSeriesDataModule.check_data(compose(f"dataset={name}"))
+    with pytest.raises(Exception, match="must be at most the test part"):
+        RecordedSeriesDataModule.check_data(compose(f"dataset={name}",
+                                                    "experiment.rollout.horizon=100000"))
