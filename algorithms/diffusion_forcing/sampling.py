@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from algorithms.generation.sampler import StreamingSampler, check_conditioning, split_channels
+from algorithms.generation.sampler import StreamingSampler, check_conditioning
 from algorithms.networks.backbones import State
 from algorithms.networks.flow_network import FlowNetwork
 
@@ -75,9 +75,7 @@ def pyramid_rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: i
         B = min(begin + batch_size, num_samples) - begin
         warm.reset(B, device=device)
         if context is not None:  # the real past: one recurrent update per token, no head call
-            real = context[begin:begin + B].to(device)
-            for j in range(real.shape[1]):
-                warm.observe(*split_channels(real[:, j], D))
+            warm.warm_up(context[begin:begin + B].to(device))
         state, context_token, previous = warm.state, warm.context, warm.previous
         offset = warm.index
         streams_given = None if given is None else given[begin:begin + B].to(device)

@@ -73,6 +73,11 @@ class StreamingSampler(nn.Module):
         self.context_is_real = True
         self.index += 1
 
+    def warm_up(self, context: Tensor) -> None:
+        """`observe` every real token of `context` `[B, T0, G + C]` in order."""
+        for j in range(context.shape[1]):
+            self.observe(*split_channels(context[:, j], self.network.token_dim))
+
     @torch.no_grad()
     def step(self, noise: Tensor | None = None, generator: torch.Generator | None = None,
              given: Tensor | None = None) -> Tensor:
@@ -149,9 +154,7 @@ def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
         stop = min(start + batch_size, num_samples)
         sampler.reset(stop - start, device=device)
         if context is not None:
-            real = context[start:stop].to(device)
-            for j in range(real.shape[1]):
-                sampler.observe(*split_channels(real[:, j], G))
+            sampler.warm_up(context[start:stop].to(device))
         streams_given = None if given is None else given[start:stop].to(device)
         for j in range(horizon):
             step_given = None if streams_given is None else streams_given[:, j]
