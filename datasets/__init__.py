@@ -3,6 +3,7 @@ whose `name` key picks the LightningDataModule below."""
 
 from datasets.circular_arcs import CircularArcDataModule
 from datasets.recorded.datamodule import RecordedSeriesDataModule
+from datasets.simulated.datamodule import SimulatedEpisodesDataModule
 
 DATASET_REGISTRY = {
     "circular_arcs": CircularArcDataModule,
@@ -10,4 +11,11 @@ DATASET_REGISTRY = {
     "elecdemand": RecordedSeriesDataModule,
     "eu_stock_markets": RecordedSeriesDataModule,
     "csv": RecordedSeriesDataModule,
+    # simulated episodes, cached once per config: actions (or the maze goal) as given channels
+    "pendulum": SimulatedEpisodesDataModule,
+    "half_cheetah": SimulatedEpisodesDataModule,
+    "hopper": SimulatedEpisodesDataModule,
+    "pointmaze_umaze": SimulatedEpisodesDataModule,
+    "pointmaze_medium": SimulatedEpisodesDataModule,
+    "pointmaze_large": SimulatedEpisodesDataModule,
 }

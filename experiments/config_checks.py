@@ -71,6 +71,19 @@ class ForecastSchema:
 
 
 @dataclass
+class PlanningSchema:
+    num_pairs: int = MISSING
+    horizon: int = MISSING
+    max_steps: int = MISSING
+    num_candidates: int = MISSING
+    nfe: Any = MISSING  # an integer or a list of them
+    batch_size: int = MISSING
+    pairs_seed: int = MISSING
+    success_radius: float = MISSING
+    lookahead: int = MISSING
+
+
+@dataclass
 class TrainingExperimentSchema:
     """The keys and types of an experiment that trains with Lightning and rolls out (values in
     its YAML); OmegaConf checks them, `check_training_config` the ranges."""
@@ -80,6 +93,7 @@ class TrainingExperimentSchema:
     validation: ValidationSchema = field(default_factory=ValidationSchema)
     rollout: RolloutSchema = field(default_factory=RolloutSchema)
     forecast: ForecastSchema = field(default_factory=ForecastSchema)
+    planning: PlanningSchema = field(default_factory=PlanningSchema)
 
 
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-mixed", "16-true")
@@ -115,7 +129,7 @@ def check_training_config(cfg: DictConfig, tasks: list[str]) -> None:
               f"an integer >= dataset.train_length ({train_length})")
     check(cfg, "experiment.validation.every_n_steps", positive_int, "a positive integer")
     check(cfg, "experiment.validation.nfe", positive_int, "a positive integer")
-    for group in ("rollout", "forecast"):
+    for group in ("rollout", "forecast", "planning"):
         check(cfg, f"experiment.{group}.nfe", lambda v: positive_int(v) or (
             isinstance(v, ListConfig) and len(v) > 0 and all(positive_int(n) for n in v)),
             "a positive integer or a non-empty list of them, e.g. [1,2,4]")
@@ -128,6 +142,11 @@ def check_training_config(cfg: DictConfig, tasks: list[str]) -> None:
     if "forecast" in cfg.experiment.tasks:
         check(cfg, "experiment.forecast.context_tokens", lambda v: is_int(v) and v >= 1,
               "a positive integer (a forecast reads a real past)")
+    for key in ("num_pairs", "horizon", "max_steps", "num_candidates", "lookahead"):
+        check(cfg, f"experiment.planning.{key}", positive_int, "a positive integer")
+    check(cfg, "experiment.planning.pairs_seed", lambda v: is_int(v) and v >= 0,
+          "a non-negative integer")
+    check(cfg, "experiment.planning.success_radius", positive, "a positive number")
     check(cfg, "experiment.rollout.eval_horizons", lambda v: v is None or (
         isinstance(v, ListConfig) and len(v) > 0
         and all(is_int(h) and h >= train_length for h in v)),

@@ -1,6 +1,6 @@
 """Sequence generation: train a trajectory model, validate it, roll it out and score it.
 
-Tasks: training, validation, test, rollout (see `BaseExperiment`).
+Tasks: training, validation, test, rollout, forecast, planning (see `BaseExperiment`).
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ class SequenceGenerationExperiment(BaseExperiment):
     def check_config(cls, cfg: DictConfig) -> None:
         """Raise `ConfigError` naming the first bad `experiment.*` key (the root config given)."""
         check_training_config(cfg, cls.available_tasks())
+        if "planning" in cfg.experiment.tasks:
+            from experiments.planning import check_planning_config
+
+            check_planning_config(cfg)
 
     # ----- components, built on first use -------------------------------------------------
     @cached_property
@@ -223,9 +227,11 @@ class SequenceGenerationExperiment(BaseExperiment):
         windows of the test part; generated data: fresh draws): `experiment.forecast.num_samples`
         paths per window from `context_tokens` real tokens, per NFE value, scored by
         `utils.metrics.probabilistic.forecast_scores` into `forecast/[nfe_<K>/]metrics.json`, with
-        the paths (`samples.npz`, `[W·M, H, G + C]`), the windows and a figure of forecast fans."""
+        the paths (`samples.npz`, `[W·M, H, G + C]`), the windows, a figure of forecast fans and
+        the dataset's columns over the horizon (`forecast_curves.json`/`.csv`, where it has
+        any: a simulator's state error per step)."""
+        from utils.curves import write_columns
         from utils.forecast_plots import plot_forecast_fans
-        from utils.metrics.probabilistic import forecast_scores
 
         if not self.trainer.is_global_zero:
             return
@@ -244,7 +250,11 @@ class SequenceGenerationExperiment(BaseExperiment):
             seconds = time.perf_counter() - start
             save_samples(paths.flatten(0, 1), out_dir / "samples.npz")
             save_samples(windows, out_dir / "windows.npz")
-            scores = forecast_scores(paths[..., :G], windows[:, f.context_tokens:, :G])
+            truth = windows[:, f.context_tokens:, :G]
+            scores = data.forecast_scores(paths[..., :G], truth)
+            curves = data.forecast_curves(paths[..., :G], truth)
+            if curves:
+                write_columns(curves, out_dir, "forecast_curves")
             W, M, H = paths.shape[:3]
             metrics = {"algorithm": self.cfg.algorithm.name, "nfe": nfe,
                        "context_tokens": f.context_tokens, "forecast_horizon": H,
@@ -259,6 +269,28 @@ class SequenceGenerationExperiment(BaseExperiment):
             self._log_rollout(metrics, {"forecast_fans": plot}, nfe, task="forecast")
             print(f"forecast ({nfe} NFE, {W} windows x {M} paths): {out_dir}\n  "
                   + "  ".join(f"{k}={_number(scores[k])}" for k in FORECAST_SUMMARY), flush=True)
+
+    def planning(self) -> None:
+        """Maze datasets: plan each of `experiment.planning.num_pairs` fixed start/goal pairs with
+        the model (goal-conditioned rollouts, per NFE value), execute the plans in the real
+        simulator, and write `planning/[nfe_<K>/]metrics.json` (success rate, steps to the goal,
+        planning time, and the straight-line and expert references on the same pairs), the plans
+        and a figure of them on the maze (experiments/planning.py)."""
+        from experiments.planning import run_planning
+
+        if not self.trainer.is_global_zero:
+            return
+        p, data = self.cfg.experiment.planning, self.datamodule
+        nfes = list(p.nfe) if isinstance(p.nfe, ListConfig) else [p.nfe]
+        algo = self.algorithm.to(resolve_device(self.cfg.experiment.training.accelerator))
+        for nfe in nfes:
+            out_dir = self.output_dir / "planning" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
+            scores = run_planning(algo, data, p, nfe, self.cfg.seed, out_dir)
+            metrics = {"algorithm": self.cfg.algorithm.name, "nfe": nfe, **scores}
+            write_json(metrics, out_dir / "metrics.json")
+            self._log_rollout(metrics, {"plans": out_dir / "plans.png"}, nfe, task="planning")
+            print(f"planning ({nfe} NFE, {scores['num_pairs']} pairs): {out_dir}\n  "
+                  + "  ".join(f"{k}={_number(scores[k])}" for k in PLANNING_SUMMARY), flush=True)
 
     def _evaluate_at_horizons(self, samples: Tensor, horizons: list[int]) -> dict[str, Any]:
         """The dataset's metrics of the whole rollouts under their plain names, then for every
@@ -303,6 +335,11 @@ def warn_short_ema(cfg: DictConfig) -> None:
 #: the forecast scores printed after each forecast (all are in metrics.json)
 FORECAST_SUMMARY = ("crps_sum_norm", "crps_norm", "energy_score", "coverage_50", "coverage_90",
                     "median_abs_error_norm")
+
+
+#: the planning scores printed after each planning run (all are in metrics.json)
+PLANNING_SUMMARY = ("success_rate", "mean_steps_to_goal", "straight_line_success_rate",
+                    "expert_success_rate", "planning_ms_per_plan")
 
 
 class TrainingStopped(RuntimeError):

@@ -36,12 +36,13 @@ class MetricNames:
 
 #: the cost of a run, shown after any dataset's scores
 COST_METRICS = ("training_steps_per_second", "us_per_token_per_stream",
-                "forecast_us_per_token_per_stream")
+                "forecast_us_per_token_per_stream", "planning_ms_per_plan")
 
 #: metrics.json entries that describe the rollout rather than score it.
 DESCRIPTIVE_KEYS = frozenset({"algorithm", "nfe", "num_samples", "horizon", "window", "device",
                               "generation_seconds", "context_tokens", "forecast_horizon",
-                              "num_windows", "forecast_seconds"})
+                              "num_windows", "forecast_seconds", "num_pairs",
+                              "planning_seconds", "error_threshold"})
 
 
 def _clean(value: Any) -> Any:

@@ -3,6 +3,8 @@
     streams = open_streams("run/checkpoints/last.ckpt", num_streams=8, nfe=1)
     token = streams.step()                  # `[8, D]`, the next token of every stream
     token = streams.step(noise=my_noise)    # the same, with the noise `[8, D]` given
+    token = streams.step(given=action)      # data with given channels (actions): `[8, C]` each step
+    streams.observe(state, given=action)    # feed a real token instead (e.g. the simulator's)
     streams.reset(8)                        # start 8 new streams
 
 A checkpoint written by `python -m main` holds the resolved `algorithm` config
@@ -34,6 +36,7 @@ from algorithms.networks.context import rms_step
 
 STATISTICS = ("token_mean", "token_std", "first_mean", "first_std", "step_mean", "step_std")
 WEIGHT_PREFIXES = {"ema": "ema.module.", "raw": "network."}
+GIVEN_MEAN_KEY = "context_features.given.mean"  # a network's buffer when the data have given channels
 
 
 class Config(dict):
@@ -92,6 +95,10 @@ def load_generation_network(path: str | Path, ema: bool = True,
     # The builders want data statistics; any of the right shape will do, as the state dict
     # overwrites every statistic buffer (and whatever is derived from them, e.g. frame scales).
     placeholder = {k: torch.ones_like(first_mean) for k in STATISTICS}
+    given_mean = own.get(GIVEN_MEAN_KEY)
+    if given_mean is not None:  # the data had given channels (covariates, actions)
+        placeholder.update(given_mean=torch.zeros_like(given_mean),
+                           given_std=torch.ones_like(given_mean))
     config = Config(checkpoint["algorithm_config"])
     network = build_network(config, first_mean.shape[0], placeholder)
     network.load_state_dict(own)
@@ -133,8 +140,10 @@ def checkpoint_noise_unit(network: nn.Module, config: dict[str, Any]) -> float:
 def open_streams(path: str | Path, num_streams: int, nfe: int = 1, ema: bool = True,
                  device: torch.device | str = "cpu") -> StreamingSampler:
     """`num_streams` generation streams from a checkpoint, reset and ready: each `step(noise=None,
-    generator=None)` returns the next token `[num_streams, D]` (data coordinates) of every
-    stream, with `nfe` network calls per token."""
+    generator=None, given=None)` returns the next token `[num_streams, G]` (data coordinates) of
+    every stream, with `nfe` network calls per token; a model of data with given channels (an
+    action-conditioned simulator model) takes each token's given values `[num_streams, C]` (the
+    action that leads to it), and `observe(token, given)` feeds a real token instead."""
     loaded = load_generation_network(path, ema, device)
     streams = make_sampler(loaded.network, loaded.config, nfe)
     streams.reset(num_streams, device=device)

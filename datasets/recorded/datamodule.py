@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader
 from datasets.base import SequenceDataModule
 from datasets.recorded.series import RecordedSeries, split_by_time
 from datasets.step_batches import StepBatches
+from datasets.windows import evenly_spaced, windows_at
 from utils.config_checks import ConfigError, check, is_int, positive_int, probability
 from utils.curves import MetricNames
 from utils.packages import Extra
@@ -314,17 +315,4 @@ class RecordedSeriesDataModule(SequenceDataModule):
         sizes = ", ".join(f"{k} {v.stop - v.start}" for k, v in p.items())
         return (f"{self.series.source}: {self.series.length} rows; generated "
                 f"{list(self.series.generated)}, given {list(self.series.given)}; {sizes}")
-
-
-def windows_at(rows: Tensor, starts: Tensor, length: int) -> Tensor:
-    """`[len(starts), length, D]`: the windows `rows[s : s + length]` of `rows` `[T, D]`."""
-    index = starts.view(-1, 1) + torch.arange(length).view(1, -1)
-    return rows[index]
-
-
-def evenly_spaced(last_start: int, count: int) -> Tensor:
-    """`count` integer starts spread evenly over [0, last_start] (repeats when fewer exist)."""
-    if last_start < 0:
-        raise ValueError(f"no window fits (last start {last_start})")
-    return torch.linspace(0, last_start, count).round().long()
 

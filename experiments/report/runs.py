@@ -2,9 +2,9 @@
 
 A run folder is any folder holding `.hydra/config.yaml` (a local run, a multirun job, a Slurm job);
 its rollout is `rollout/metrics.json` + `rollout/samples.npz`, or one `rollout/nfe_<K>/` of each per
-NFE value, with an optional `curves.json` beside them. The forecast task writes the same files
-under `forecast/`: its scores join the rollout's row of the same NFE (a run with forecasts and no
-rollout gets rows of its forecasts alone).
+NFE value, with an optional `curves.json` beside them. The forecast and planning tasks write the
+same layout under `forecast/` and `planning/`: their scores join the rollout's row of the same NFE
+(a run with forecasts or plans and no rollout gets rows of those alone).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from utils.curves import DESCRIPTIVE_KEYS
 
 #: folders a run writes that never hold another run; not searched (wandb alone can be thousands of files)
 NOT_RUNS = frozenset({".hydra", ".submitit", "wandb", "checkpoints", "validation", "csv", "rollout",
-                      "report", "training", "forecast"})
+                      "report", "training", "forecast", "planning"})
+#: tasks whose scores join the rollout row of the same NFE (each writes metrics.json and samples.npz)
+JOINED_TASKS = ("forecast", "planning")
 
 #: what the report takes from `training/metrics.json` (written at the end of `fit`), and its name
 #: among each rollout's metrics
@@ -193,21 +195,21 @@ def _read_results(run_dir: Path, task: str, skipped: list[Skipped]
 
 
 def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
-    """The run's rollouts (one per NFE value), each with the forecast scores of its NFE if the
-    run has them; a rollout with a missing or broken file is skipped."""
+    """The run's rollouts (one per NFE value), each with the forecast and planning scores of its
+    NFE if the run has them; a rollout with a missing or broken file is skipped."""
     try:
         config = read_config(run_dir)
     except Exception as error:
         return [], [Skipped(run_dir, f".hydra/config.yaml unreadable ({type(error).__name__}: {error})")]
-    if _entries(run_dir, "rollout") is None and _entries(run_dir, "forecast") is None:
+    if all(_entries(run_dir, task) is None for task in ("rollout", *JOINED_TASKS)):
         return [], [Skipped(run_dir, "no rollout/ folder (no rollout task, or the run stopped "
                                      f"before it{_status(run_dir)})")]
     training, skipped = read_training(run_dir)
     rollouts = _read_results(run_dir, "rollout", skipped)
-    forecasts = _read_results(run_dir, "forecast", skipped)
+    joined = {task: _read_results(run_dir, task, skipped) for task in JOINED_TASKS}
     records: list[RolloutRecord] = []
-    for nfe in sorted(set(rollouts) | set(forecasts)):
-        metrics, entry = rollouts.get(nfe) or forecasts[nfe]
+    for nfe in sorted(set(rollouts).union(*joined.values())):
+        metrics, entry = rollouts.get(nfe) or next(r[nfe] for r in joined.values() if nfe in r)
         curves = None
         if nfe in rollouts and (entry / "curves.json").is_file():
             where = entry.relative_to(run_dir).as_posix()
@@ -215,9 +217,12 @@ def read_run(run_dir: Path) -> tuple[list[RolloutRecord], list[Skipped]]:
                 curves = _read_json(entry / "curves.json", f"{where}/curves.json")
             except ValueError as error:
                 skipped.append(Skipped(run_dir, f"{error}; its metrics are used, its curves are not"))
-        forecast = forecasts.get(nfe, ({}, None))[0] if nfe in rollouts else {}
+        extra: dict[str, Any] = {}
+        for results in joined.values():
+            if nfe in results and results[nfe][1] != entry:
+                extra.update(results[nfe][0])
         records.append(RolloutRecord(run_dir, config, nfe,
-                                     {**forecast, **with_horizon_names(metrics), **training},
+                                     {**extra, **with_horizon_names(metrics), **training},
                                      curves))
     return records, skipped
 

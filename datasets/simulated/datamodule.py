@@ -1,0 +1,403 @@
+"""Simulated episodes as a dataset of the framework: `dataset=pendulum`, `half_cheetah`, `hopper`,
+`pointmaze_<size>` (configurations/dataset/).
+
+Episodes are simulated once per generating config (simulator, its options, behaviour policy,
+data seed, sizes) and cached (`episodes.cached_episodes`); a run reads the cache. The dataset YAML
+names the channel groups the model generates (`generated`, e.g. the observation) and the ones it
+is given (`given`, e.g. the action that led to each state, or the maze goal). Episodes split into
+train / validation / test sets by episode, so no window of a held-out episode is trained on; the
+data seed (`dataset.data_seed`) is not the run's seed, so three training seeds share one dataset.
+
+Evaluation, against the real simulator under the same actions:
+  forecast   windows of the test episodes: the model reads `context_tokens` real states and
+             their actions, then generates `forecast_horizon` more states given the recorded
+             actions; the recorded continuation is exactly what the simulator gives replaying
+             those actions from that state (tests/test_control_episodes.py checks it). Scored by
+             the probabilistic forecast scores and the state error over the horizon
+             (`utils.metrics.dynamics`: normalised RMS error, steps until it passes
+             `dataset.error_threshold`).
+  rollout    16x the training window from a real context, given the test episodes' actions,
+             scored in law against the test episodes (the same action process): marginal
+             distribution, autocorrelation, window distances, and the task's physical constraints
+             (`limits.constraint_scores`) beside the data's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import MISSING, DictConfig, OmegaConf
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from datasets.base import SequenceDataModule
+from datasets.simulated.episodes import Episodes, cached_episodes
+from datasets.step_batches import StepBatches
+from datasets.windows import episode_windows, evenly_spaced, spread_over_episodes
+from utils.config_checks import ConfigError, check, is_int, positive, positive_int
+from utils.curves import MetricNames
+from utils.packages import Extra
+from utils.seeding import stream_generator
+
+TRAIN_STREAM = 0
+SPLITS = ("train", "validation", "test")
+REPOSITORY = Path(__file__).resolve().parents[2]
+MAZE_PREFIX = "pointmaze_"
+
+
+@dataclass
+class SimulatedEpisodesSchema:
+    """The `dataset` keys of a simulated dataset and their types (`check_config`: the ranges)."""
+
+    name: str = MISSING
+    simulator: str = MISSING            # a control task (datasets/simulated/control.py) or pointmaze_<size>
+    env_kwargs: dict = field(default_factory=dict)
+    policy: dict = field(default_factory=dict)
+    generated: list[str] = MISSING      # channel groups the model generates
+    given: list[str] = field(default_factory=list)   # channel groups it reads, never generates
+    episodes: dict = MISSING            # {train: N, validation: N, test: N}
+    episode_length: int = MISSING
+    data_seed: int = 0
+    cache_dir: str = "data/simulated"
+    train_length: int = MISSING
+    context_tokens: int = MISSING
+    forecast_horizon: int = MISSING
+    forecast_stride: int = MISSING
+    error_threshold: float = MISSING
+    rollout_horizon: int = MISSING
+    num_eval_batches: int = MISSING
+    planning_horizon: Any = None        # mazes: the planning task's defaults
+    planning_max_steps: Any = None
+    tasks: list[str] = MISSING
+    long_horizon: int = MISSING
+    eval_horizons: list[int] = MISSING
+
+
+class SimulatedEpisodesDataModule(SequenceDataModule):
+    """Cached simulator episodes `[N, T, G + C]` cut into windows of `train_length` tokens."""
+
+    config_schema = SimulatedEpisodesSchema
+    EXTRA = Extra("simulation", ("gymnasium", "mujoco", "gymnasium_robotics", "scoringrules"))
+    METRICS = MetricNames(
+        headline=("state_error_first", "state_error_mean", "error_horizon_mean", "crps_norm",
+                  "marginal_wasserstein_last", "acf_error_last", "marginal_std_ratio_last"),
+        per_horizon=("marginal_wasserstein_last", "acf_error_last"),
+        summary_per_horizon=("marginal_wasserstein_last",),
+        summary=("acf_error_last", "marginal_std_ratio_last", "energy_distance_last"))
+
+    @classmethod
+    def check_config(cls, cfg: DictConfig) -> None:
+        """Raise `ConfigError` naming the first bad `dataset.*` key (the root config given)."""
+        d = cfg.dataset
+        simulators = known_simulators()
+        if d.simulator not in simulators:
+            raise ConfigError(f"dataset.simulator={d.simulator}: must be one of "
+                              f"{', '.join(simulators)}")
+        if not d.generated:
+            raise ConfigError("dataset.generated=[]: must name at least one channel group")
+        groups = channel_groups(d.simulator)
+        for key in ("generated", "given"):
+            for name in d[key]:
+                if name not in groups:
+                    raise ConfigError(f"dataset.{key}: {name!r} is not a channel group of "
+                                      f"{d.simulator}; it has {', '.join(groups)}")
+        both = set(d.generated) & set(d.given)
+        if both:
+            raise ConfigError(f"dataset.given: {sorted(both)} also in dataset.generated; a "
+                              f"channel group is either generated or given")
+        if set(d.episodes) != set(SPLITS):
+            raise ConfigError(f"dataset.episodes={dict(d.episodes)}: must give {list(SPLITS)}")
+        for split in SPLITS:
+            check(cfg, f"dataset.episodes.{split}", positive_int, "a positive integer")
+        length = check(cfg, "dataset.episode_length", lambda v: is_int(v) and v >= 2,
+                       "an integer >= 2")
+        check(cfg, "dataset.data_seed", lambda v: is_int(v) and v >= 0, "an integer >= 0")
+        context = check(cfg, "dataset.context_tokens", lambda v: is_int(v) and v >= 1,
+                        "an integer >= 1")
+        horizon = check(cfg, "dataset.forecast_horizon", positive_int, "a positive integer")
+        check(cfg, "dataset.train_length", lambda v: is_int(v) and 2 <= v <= length,
+              f"an integer in [2, dataset.episode_length={length}]")
+        check(cfg, "dataset.forecast_horizon", lambda v: context + v <= length,
+              f"at most dataset.episode_length - dataset.context_tokens ({length - context})")
+        check(cfg, "dataset.forecast_stride", positive_int, "a positive integer")
+        check(cfg, "dataset.error_threshold", positive, "a positive number")
+        check(cfg, "dataset.rollout_horizon", lambda v: is_int(v) and v >= cfg.dataset.train_length,
+              f"an integer >= dataset.train_length ({cfg.dataset.train_length})")
+        check(cfg, "dataset.num_eval_batches", positive_int, "a positive integer")
+        del horizon
+
+    @classmethod
+    def check_data(cls, cfg: DictConfig) -> None:
+        """Raise `ConfigError` (one line) if the run's rollouts or forecasts do not fit in a test
+        episode (context + horizon tokens), before any run folder is created."""
+        length = cfg.dataset.episode_length
+        for key in ("rollout", "forecast", "validation"):
+            task = cfg.experiment.get(key, {})
+            horizon, context = task.get("horizon"), task.get("context_tokens", 0) or 0
+            used = key == "validation" or key in cfg.experiment.tasks
+            if used and horizon is not None and context + horizon > length:
+                raise ConfigError(
+                    f"experiment.{key}.horizon={horizon}: with experiment.{key}.context_tokens="
+                    f"{context} it must be at most dataset.episode_length - context "
+                    f"({length - context}); raise dataset.episode_length")
+
+    def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.train_length: int = cfg.train_length
+        self.context_tokens: int = cfg.context_tokens
+        self.forecast_horizon: int = cfg.forecast_horizon
+        self.forecast_stride: int = cfg.forecast_stride
+        self.rollout_horizon: int = cfg.rollout_horizon
+        self.num_eval_batches: int = cfg.num_eval_batches
+        self.error_threshold: float = float(cfg.error_threshold)
+        self.seed, self.batch_size, self.max_steps = seed, batch_size, max_steps
+
+    # ----- the data -------------------------------------------------------------------------
+    @cached_property
+    def generating_config(self) -> dict[str, Any]:
+        """Everything the episodes depend on: the cache key."""
+        c = self.cfg
+        sizes = {split: int(c.episodes[split]) for split in SPLITS}
+        return {"simulator": c.simulator, "env_kwargs": plain(c.env_kwargs),
+                "policy": plain(c.policy), "data_seed": int(c.data_seed),
+                "num_episodes": sum(sizes.values()), "episode_length": int(c.episode_length)}
+
+    @cached_property
+    def episodes(self) -> Episodes:
+        """All episodes (train, then validation, then test), simulated once and cached."""
+        g = self.generating_config
+        cache_dir = Path(self.cfg.cache_dir)
+        cache_dir = cache_dir if cache_dir.is_absolute() else REPOSITORY / cache_dir
+        return cached_episodes(cache_dir, g["simulator"], g, lambda: simulate(g))
+
+    @cached_property
+    def values(self) -> Tensor:
+        """`[N, T, G + C]` float32: the generated groups, then the given groups."""
+        names = [*self.cfg.generated, *self.cfg.given]
+        return torch.from_numpy(self.episodes.channels(names))
+
+    @cached_property
+    def split_slices(self) -> dict[str, slice]:
+        start, slices = 0, {}
+        for split in SPLITS:
+            count = int(self.cfg.episodes[split])
+            slices[split] = slice(start, start + count)
+            start += count
+        return slices
+
+    def split(self, name: str) -> Tensor:
+        """The episodes `[N_split, T, G + C]` of one split."""
+        return self.values[self.split_slices[name]]
+
+    @property
+    def token_dim(self) -> int:
+        return self.episodes.width(list(self.cfg.generated))
+
+    @property
+    def given_dim(self) -> int:
+        return self.episodes.width(list(self.cfg.given))
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        names = []
+        for group in [*self.cfg.generated, *self.cfg.given]:
+            names += group_channel_names(self.cfg.simulator, group,
+                                         self.episodes.groups[group].shape[-1])
+        return tuple(names)
+
+    def statistics(self) -> dict[str, Tensor]:
+        """Token, step and given-channel statistics of the training episodes only."""
+        episodes, G = self.split("train"), self.token_dim
+        x = episodes[..., :G]
+        tokens, steps = x.reshape(-1, G), (x[:, 1:] - x[:, :-1]).reshape(-1, G)
+        stats = {"token_mean": tokens.mean(0), "token_std": tokens.std(0).clamp_min(1e-6),
+                 "first_mean": tokens.mean(0), "first_std": tokens.std(0).clamp_min(1e-6),
+                 "step_mean": steps.mean(0), "step_std": steps.std(0).clamp_min(1e-6)}
+        if self.given_dim:
+            given = episodes[..., G:].reshape(-1, self.given_dim)
+            stats.update(given_mean=given.mean(0), given_std=given.std(0).clamp_min(1e-6))
+        return stats
+
+    # ----- windows -------------------------------------------------------------------------
+    def _train_batch(self, index: int) -> Tensor:
+        """Batch `index` `[B, L, G + C]`: windows at random (episode, start) of the training
+        episodes, a pure function of (seed, index)."""
+        episodes = self.split("train")
+        generator = stream_generator(self.seed, TRAIN_STREAM, index)
+        which = torch.randint(0, episodes.shape[0], (self.batch_size,), generator=generator)
+        starts = torch.randint(0, episodes.shape[1] - self.train_length + 1, (self.batch_size,),
+                               generator=generator)
+        return episode_windows(episodes, which, starts, self.train_length)
+
+    def _windows(self, split: str, count: int, length: int) -> Tensor:
+        """`count` windows `[count, length, G + C]` spread over the episodes of a split."""
+        episodes = self.split(split)
+        if length > episodes.shape[1]:
+            raise ValueError(f"{self.cfg.simulator}: episodes hold {episodes.shape[1]} tokens, "
+                             f"fewer than the {length} asked for; raise dataset.episode_length")
+        which, starts = spread_over_episodes(episodes.shape[0], episodes.shape[1] - length, count)
+        return episode_windows(episodes, which, starts, length)
+
+    def _fixed_batches(self, split: str) -> list[Tensor]:
+        count = self.num_eval_batches * self.batch_size
+        return list(self._windows(split, count, self.train_length).split(self.batch_size))
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        start, rank, world = ((trainer.global_step, trainer.global_rank, trainer.world_size)
+                              if trainer is not None else (0, 0, 1))
+        return DataLoader(StepBatches(self._train_batch, start, self.max_steps, rank, world),
+                          batch_size=None, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self._fixed_batches("validation"), batch_size=None, num_workers=0)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self._fixed_batches("test"), batch_size=None, num_workers=0)
+
+    def ground_truth(self, num: int, length: int) -> Tensor:
+        """`num` windows `[num, length, G + C]` of the test episodes."""
+        return self._windows("test", num, length)
+
+    def rollout_context(self, num: int, context_tokens: int, horizon: int) -> Tensor:
+        """Test-episode windows `[num, context_tokens + horizon, G + C]`: the real past, then
+        the recorded actions (given channels) and states of the stretch to generate."""
+        return self._windows("test", num, context_tokens + horizon)
+
+    def forecast_windows(self, context_tokens: int, horizon: int, num_windows: int | None = None
+                         ) -> Tensor:
+        """Windows `[W, context_tokens + horizon, G + C]` of every test episode, starting every
+        `forecast_stride` tokens (`num_windows`: at most that many, evenly spread over them)."""
+        episodes = self.split("test")
+        length = context_tokens + horizon
+        starts = torch.arange(0, episodes.shape[1] - length + 1, self.forecast_stride)
+        which = torch.arange(episodes.shape[0]).repeat_interleave(len(starts))
+        windows = episode_windows(episodes, which, starts.repeat(episodes.shape[0]), length)
+        if num_windows and num_windows < windows.shape[0]:  # spread over the test episodes
+            windows = windows[evenly_spaced(windows.shape[0] - 1, num_windows)]
+        return windows
+
+    # ----- evaluation ----------------------------------------------------------------------
+    @property
+    def scale(self) -> Tensor:
+        """`[G]`: the training episodes' std per generated channel (the state error's unit)."""
+        return self.statistics()["token_std"]
+
+    def forecast_scores(self, paths: Tensor, truth: Tensor) -> dict[str, float]:
+        """Paths `[W, M, H, G]` against the simulator's states `[W, H, G]` under the same
+        actions: the probabilistic scores and the state error (`utils.metrics.dynamics`)."""
+        from utils.metrics.dynamics import dynamics_scores
+
+        scores, _ = dynamics_scores(paths, truth, self.scale, self.error_threshold)
+        return {**super().forecast_scores(paths, truth), **scores}
+
+    def forecast_curves(self, paths: Tensor, truth: Tensor) -> dict[str, list[float]]:
+        from utils.metrics.dynamics import dynamics_scores
+
+        _, curve = dynamics_scores(paths, truth, self.scale, self.error_threshold)
+        return {"step": list(range(1, len(curve) + 1)), "state_error": curve}
+
+    def evaluate(self, samples: Tensor) -> dict[str, float]:
+        """Generated stretches `[N, T, G + C]` in law against the test episodes (the same action
+        process): long-horizon statistics and constraint scores on the first and last training-
+        length windows, the data's own constraint scores (`*_data`), then the window distances
+        every dataset gets."""
+        from utils.metrics.probabilistic import long_horizon_statistics
+
+        G, W = self.token_dim, self.metric_window(samples)
+        reference = self.split("test")[..., :G]
+        metrics: dict[str, float] = {}
+        for where, window in (("first", samples[:, :W, :G]), ("last", samples[:, -W:, :G])):
+            scores = long_horizon_statistics(window, reference, max_lag=min(W - 1, 16))
+            scores.update(self.constraint_scores(window))
+            metrics.update({f"{k}_{where}": v for k, v in scores.items()})
+        metrics.update({f"{k}_data": v for k, v in self.constraint_scores(reference).items()})
+        return {**metrics, **super().evaluate(samples[..., :G])}
+
+    def constraint_scores(self, observations: Tensor) -> dict[str, float]:
+        """The task's physical-constraint scores of `[N, T, G]` (only when the generated
+        channels are exactly the observation; {} otherwise, e.g. the maze)."""
+        if list(self.cfg.generated) != ["observation"] or self.cfg.simulator.startswith(MAZE_PREFIX):
+            return {}
+        from datasets.simulated.control import ENVIRONMENTS
+        from datasets.simulated.limits import constraint_scores
+
+        env_id = ENVIRONMENTS[self.cfg.simulator]["env_id"]
+        return constraint_scores(env_id, observations.numpy())
+
+    def _truth_and_reference(self, samples: Tensor) -> tuple[Tensor, Tensor]:
+        n, horizon = samples.shape[0], samples.shape[1]
+        truth = self.ground_truth(2 * n, horizon)[..., :self.token_dim]
+        return truth[:n], truth[n:]
+
+    def curves(self, samples: Tensor) -> dict[str, list[float]]:
+        return super().curves(samples[..., :self.token_dim])
+
+    def plot(self, samples: Tensor, out_dir: Path, title: str = "",
+             curves: dict[str, list[float]] | None = None) -> dict[str, Path]:
+        from utils.forecast_plots import plot_long_rollouts
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plots = super().plot(samples, out_dir, title, curves)
+        G = self.token_dim
+        truth = self.ground_truth(1, samples.shape[1])
+        plots["long_rollouts"] = plot_long_rollouts(
+            samples[..., :G], truth[0, :, :G], out_dir / "long_rollouts.png",
+            self.channel_names[:G], self.train_length, title)
+        return plots
+
+    def describe(self) -> str:
+        sizes = ", ".join(f"{k} {int(self.cfg.episodes[k])}" for k in SPLITS)
+        return (f"{self.cfg.simulator}: episodes of {self.cfg.episode_length} tokens ({sizes}); "
+                f"generated {list(self.cfg.generated)}, given {list(self.cfg.given)}")
+
+
+def plain(value: Any) -> Any:
+    """A DictConfig/ListConfig as plain Python values (JSON-able), anything else as it is."""
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def known_simulators() -> list[str]:
+    from datasets.simulated.control import ENVIRONMENTS
+    from datasets.simulated.maze.layout import ENV_IDS
+
+    return [*ENVIRONMENTS, *(MAZE_PREFIX + size for size in ENV_IDS)]
+
+
+def channel_groups(simulator: str) -> tuple[str, ...]:
+    """The channel groups a simulator's episodes hold."""
+    if simulator.startswith(MAZE_PREFIX):
+        return ("position", "velocity", "action", "goal")
+    return ("observation", "action", "sim_state")
+
+
+def group_channel_names(simulator: str, group: str, width: int) -> list[str]:
+    if group == "observation" and not simulator.startswith(MAZE_PREFIX):
+        from datasets.simulated.control import ENVIRONMENTS, channel_names
+
+        return list(channel_names(ENVIRONMENTS[simulator]["env_id"]))
+    if group in ("position", "velocity", "goal", "action") and width == 2:
+        return [f"{group}_x", f"{group}_y"]
+    return [f"{group}_{i}" for i in range(width)]
+
+
+def simulate(config: dict[str, Any]) -> Episodes:
+    """The episodes of a generating config (`SimulatedEpisodesDataModule.generating_config`)."""
+    simulator = config["simulator"]
+    if simulator.startswith(MAZE_PREFIX):
+        from datasets.simulated.maze.generate import generate_maze_episodes
+
+        return generate_maze_episodes(simulator[len(MAZE_PREFIX):], config["num_episodes"],
+                                      config["episode_length"], config["data_seed"],
+                                      **config["policy"])
+    from datasets.simulated.control import ENVIRONMENTS, simulate_control
+
+    env = ENVIRONMENTS[simulator]
+    kwargs = {**env.get("env_kwargs", {}), **config["env_kwargs"]}
+    return simulate_control(env["env_id"], config["num_episodes"], config["episode_length"],
+                            config["data_seed"], config["policy"], kwargs)
