@@ -101,11 +101,12 @@ def run_planning(algo: Any, data: Any, p: DictConfig, nfe: int, seed: int, out_d
                             seed=p.pairs_seed + k, success_radius=p.success_radius,
                             lookahead=p.lookahead)
 
-    results = [execute(plans[k].double().numpy(), k) for k in range(len(pairs))]
+    every = int(data.cfg.get("token_every", 1))
+    results = [execute(per_step(plans[k].double().numpy(), every), k) for k in range(len(pairs))]
     references = {
-        "straight_line": [execute(straight_line_plan(starts[k], goal_xy[k], p.horizon), k)
+        "straight_line": [execute(straight_line_plan(starts[k], goal_xy[k], p.horizon * every), k)
                           for k in range(len(pairs))],
-        "expert": [execute(expert_plan(size, s, g, p.horizon, starts[k], goal_xy[k]), k)
+        "expert": [execute(expert_plan(size, s, g, p.horizon * every, starts[k], goal_xy[k]), k)
                    for k, (s, g) in enumerate(pairs)]}
     metrics: dict[str, Any] = {**plan_success_summary(results)}
     for name, rows in references.items():
@@ -136,3 +137,13 @@ def padded(trajectories: list[np.ndarray]) -> np.ndarray:
     for k, t in enumerate(trajectories):
         out[k, :len(t)] = t
     return out
+
+
+def per_step(plan: np.ndarray, every: int) -> np.ndarray:
+    """A plan `[H, 2]` of one token per `every` simulator steps as one point per step
+    `[(H - 1) · every + 1, 2]`, linear between tokens (the tracker's lookahead counts steps)."""
+    if every == 1:
+        return plan
+    steps = np.arange((len(plan) - 1) * every + 1) / every
+    tokens = np.arange(len(plan))
+    return np.stack([np.interp(steps, tokens, plan[:, d]) for d in range(plan.shape[1])], axis=1)

@@ -130,8 +130,8 @@ def test_evaluation_scores_constraints_beside_the_data_s_own(tmp_path):
     ("dataset.given=[observation]", "dataset.given: ['observation'] also in dataset.generated"),
     ("dataset.train_length=61", "dataset.train_length=61: must be an integer in [2, "
                                 "dataset.episode_length=60]"),
-    ("dataset.forecast_horizon=57", "dataset.forecast_horizon=57: must be at most "
-                                    "dataset.episode_length - dataset.context_tokens (56)"),
+    ("dataset.forecast_horizon=57", "dataset.forecast_horizon=57: must be at most 56 "
+                                    "(dataset.episode_length=60, less dataset.context_tokens)"),
 ])
 def test_bad_keys_get_one_line_naming_them(tmp_path, override, message):
     cfg = config(tmp_path, "pendulum", override)
@@ -145,7 +145,8 @@ def test_a_rollout_longer_than_the_test_episodes_is_refused_before_any_run(tmp_p
     with open_dict(cfg):
         cfg.experiment.tasks = ["training", "rollout"]
     with pytest.raises(ConfigError, match=r"experiment.rollout.horizon=100: with "
-                                          r"experiment.rollout.context_tokens=4 it must be at most"):
+                                          r"experiment.rollout.context_tokens=4 it must be at most "
+                                          r"the 60 tokens of an episode less the context \(56\)"):
         SimulatedEpisodesDataModule.check_data(cfg)
 
 
@@ -163,3 +164,17 @@ def test_simulating_a_mujoco_task_writes_nothing_in_the_current_directory(tmp_pa
     assert done.returncode == 0, done.stderr
     assert list(tmp_path.iterdir()) == []
     assert done.stderr.count("settotalmass") <= 1  # said once, on stderr
+
+
+def test_a_token_every_k_steps_keeps_every_kth_state_and_refuses_actions(tmp_path):
+    maze = ["dataset.episode_length=61", "dataset.rollout_horizon=16", "dataset.forecast_horizon=8"]
+    every = datamodule(config(tmp_path, "pointmaze_umaze", *maze, "dataset.token_every=4"))
+    each = datamodule(config(tmp_path, "pointmaze_umaze", *maze, "dataset.token_every=1"))
+    assert every.values.shape == (11, 16, 6) and each.values.shape == (11, 61, 6)
+    assert torch.equal(every.values, each.values[:, ::4])  # one cache, two views
+    assert len(list((tmp_path / "cache").glob("pointmaze_umaze-*.npz"))) == 1
+    cfg = config(tmp_path, "pointmaze_umaze", *maze, "dataset.token_every=4",
+                 "dataset.given=[action]")
+    with pytest.raises(ConfigError, match=r"dataset.token_every=4: a token per 4 simulator steps "
+                                          r"would drop the actions between tokens"):
+        SimulatedEpisodesDataModule.check_config(cfg)

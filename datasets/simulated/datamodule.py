@@ -29,6 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor
@@ -61,6 +62,7 @@ class SimulatedEpisodesSchema:
     given: list[str] = field(default_factory=list)   # channel groups it reads, never generates
     episodes: dict = MISSING            # {train: N, validation: N, test: N}
     episode_length: int = MISSING
+    token_every: int = 1                # one token per this many simulator steps
     data_seed: int = 0
     cache_dir: str = "data/simulated"
     train_length: int = MISSING
@@ -113,16 +115,24 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
             raise ConfigError(f"dataset.episodes={dict(d.episodes)}: must give {list(SPLITS)}")
         for split in SPLITS:
             check(cfg, f"dataset.episodes.{split}", positive_int, "a positive integer")
-        length = check(cfg, "dataset.episode_length", lambda v: is_int(v) and v >= 2,
-                       "an integer >= 2")
+        steps = check(cfg, "dataset.episode_length", lambda v: is_int(v) and v >= 2,
+                      "an integer >= 2")
+        every = check(cfg, "dataset.token_every", positive_int, "a positive integer")
+        if every > 1 and "action" in [*d.generated, *d.given]:
+            raise ConfigError(f"dataset.token_every={every}: a token per {every} simulator steps "
+                              f"would drop the actions between tokens; use it without the action "
+                              f"group (e.g. dataset.given=[goal])")
+        length = tokens_per_episode(steps, every)
         check(cfg, "dataset.data_seed", lambda v: is_int(v) and v >= 0, "an integer >= 0")
         context = check(cfg, "dataset.context_tokens", lambda v: is_int(v) and v >= 1,
                         "an integer >= 1")
         horizon = check(cfg, "dataset.forecast_horizon", positive_int, "a positive integer")
+        tokens = (f"dataset.episode_length={steps}" if every == 1 else
+                  f"the {length} tokens of an episode (dataset.episode_length / token_every)")
         check(cfg, "dataset.train_length", lambda v: is_int(v) and 2 <= v <= length,
-              f"an integer in [2, dataset.episode_length={length}]")
+              f"an integer in [2, {tokens}]")
         check(cfg, "dataset.forecast_horizon", lambda v: context + v <= length,
-              f"at most dataset.episode_length - dataset.context_tokens ({length - context})")
+              f"at most {length - context} ({tokens}, less dataset.context_tokens)")
         check(cfg, "dataset.forecast_stride", positive_int, "a positive integer")
         check(cfg, "dataset.error_threshold", positive, "a positive number")
         check(cfg, "dataset.rollout_horizon", lambda v: is_int(v) and v >= cfg.dataset.train_length,
@@ -134,7 +144,7 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
     def check_data(cls, cfg: DictConfig) -> None:
         """Raise `ConfigError` (one line) if the run's rollouts or forecasts do not fit in a test
         episode (context + horizon tokens), before any run folder is created."""
-        length = cfg.dataset.episode_length
+        length = tokens_per_episode(cfg.dataset.episode_length, cfg.dataset.token_every)
         for key in ("rollout", "forecast", "validation"):
             task = cfg.experiment.get(key, {})
             horizon, context = task.get("horizon"), task.get("context_tokens", 0) or 0
@@ -142,8 +152,8 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
             if used and horizon is not None and context + horizon > length:
                 raise ConfigError(
                     f"experiment.{key}.horizon={horizon}: with experiment.{key}.context_tokens="
-                    f"{context} it must be at most dataset.episode_length - context "
-                    f"({length - context}); raise dataset.episode_length")
+                    f"{context} it must be at most the {length} tokens of an episode less the "
+                    f"context ({length - context}); raise dataset.episode_length")
 
     def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
         super().__init__()
@@ -177,9 +187,11 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
 
     @cached_property
     def values(self) -> Tensor:
-        """`[N, T, G + C]` float32: the generated groups, then the given groups."""
+        """`[N, T, G + C]` float32: the generated groups, then the given groups, one token per
+        `dataset.token_every` simulator steps (from step 0)."""
         names = [*self.cfg.generated, *self.cfg.given]
-        return torch.from_numpy(self.episodes.channels(names))
+        every = int(self.cfg.get("token_every", 1))
+        return torch.from_numpy(np.ascontiguousarray(self.episodes.channels(names)[:, ::every]))
 
     @cached_property
     def split_slices(self) -> dict[str, slice]:
@@ -353,8 +365,14 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
 
     def describe(self) -> str:
         sizes = ", ".join(f"{k} {int(self.cfg.episodes[k])}" for k in SPLITS)
-        return (f"{self.cfg.simulator}: episodes of {self.cfg.episode_length} tokens ({sizes}); "
+        return (f"{self.cfg.simulator}: episodes of {self.cfg.episode_length} simulator steps, a "
+                f"token every {self.cfg.get('token_every', 1)} ({sizes}); "
                 f"generated {list(self.cfg.generated)}, given {list(self.cfg.given)}")
+
+
+def tokens_per_episode(steps: int, every: int) -> int:
+    """Tokens of an episode of `steps` simulator steps at one token per `every` steps."""
+    return -(-int(steps) // int(every))
 
 
 def plain(value: Any) -> Any:
