@@ -17,6 +17,7 @@ from datasets.simulated import datamodule as simulated
 from datasets.simulated.datamodule import SimulatedEpisodesDataModule
 from experiments.components import build_algorithm
 from tests.conftest import REPO
+from tests.network_guard import no_network  # noqa: F401  (a fixture, used by name below)
 from utils.config_checks import ConfigError
 
 SMALL = ["dataset.episodes.train=6", "dataset.episodes.validation=2", "dataset.episodes.test=3",
@@ -178,3 +179,18 @@ def test_a_token_every_k_steps_keeps_every_kth_state_and_refuses_actions(tmp_pat
     with pytest.raises(ConfigError, match=r"dataset.token_every=4: a token per 4 simulator steps "
                                           r"would drop the actions between tokens"):
         SimulatedEpisodesDataModule.check_config(cfg)
+
+
+@pytest.mark.parametrize("dataset", ["pendulum", "half_cheetah", "hopper", "pointmaze_umaze",
+                                     "pointmaze_medium", "pointmaze_large"])
+def test_every_simulator_makes_its_episodes_with_the_network_off(tmp_path, dataset, no_network):
+    extra = ["dataset.rollout_horizon=16", "dataset.forecast_horizon=8"] \
+        if dataset.startswith("pointmaze") else []
+    cfg = config(tmp_path, dataset, "dataset.episode_length=80", *extra)
+    SimulatedEpisodesDataModule.check_config(cfg)
+    data = datamodule(cfg)
+    tokens = 80 // int(cfg.dataset.token_every)
+    assert data.values.shape[:2] == (11, tokens) and torch.isfinite(data.values).all()
+    assert data.values.shape[2] == data.token_dim + data.given_dim
+    assert len(data.channel_names) == data.token_dim + data.given_dim
+    assert data.statistics()["token_std"].min() > 0
