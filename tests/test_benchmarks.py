@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import data_loading, generation, memory, time_to_quality, training
+from benchmarks import data_loading, generation, memory, planning, time_to_quality, training
 from benchmarks.__main__ import QUICK
 from tests.conftest import REPO
 
@@ -58,6 +58,15 @@ def test_memory_compares_streaming_and_rollout(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "streaming" in out and "rollout" in out and "target <= 1.10x" in out
     assert {"memory_peak_ratio_streaming", "memory_peak_ratio_rollout"} <= set(figures)
+    assert finite(figures)
+
+
+def test_planning_compares_the_planners_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    figures = planning.run(**QUICK["planning"])
+    out = capsys.readouterr().out
+    assert "batch: DF K=10 / one-step = " in out and "single: DF K=10 / one-step = " in out
+    assert {"planning_ms_per_plan_one_step_batch", "planning_ratio_df_k10_over_one_step_single"
+            } <= set(figures)
     assert finite(figures)
 
 
