@@ -3,7 +3,7 @@ whose `name` key picks the LightningDataModule below."""
 
 from datasets.circular_arcs import CircularArcDataModule
 from datasets.recorded.datamodule import RecordedSeriesDataModule
-from datasets.simulated.datamodule import SimulatedEpisodesDataModule
+from datasets.simulated.datamodule import MazeEpisodesDataModule, SimulatedEpisodesDataModule
 
 DATASET_REGISTRY = {
     "circular_arcs": CircularArcDataModule,
@@ -15,7 +15,7 @@ DATASET_REGISTRY = {
     "pendulum": SimulatedEpisodesDataModule,
     "half_cheetah": SimulatedEpisodesDataModule,
     "hopper": SimulatedEpisodesDataModule,
-    "pointmaze_umaze": SimulatedEpisodesDataModule,
-    "pointmaze_medium": SimulatedEpisodesDataModule,
-    "pointmaze_large": SimulatedEpisodesDataModule,
+    "pointmaze_umaze": MazeEpisodesDataModule,
+    "pointmaze_medium": MazeEpisodesDataModule,
+    "pointmaze_large": MazeEpisodesDataModule,
 }

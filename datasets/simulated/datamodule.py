@@ -419,3 +419,14 @@ def simulate(config: dict[str, Any]) -> Episodes:
     kwargs = {**env.get("env_kwargs", {}), **config["env_kwargs"]}
     return simulate_control(env["env_id"], config["num_episodes"], config["episode_length"],
                             config["data_seed"], config["policy"], kwargs)
+
+
+class MazeEpisodesDataModule(SimulatedEpisodesDataModule):
+    """PointMaze episodes: the same dataset, with the planning task's scores first in reports."""
+
+    METRICS = MetricNames(
+        headline=("success_rate", "mean_steps_to_goal", "straight_line_success_rate",
+                  "expert_success_rate", "state_error_mean", "marginal_wasserstein_last"),
+        per_horizon=("marginal_wasserstein_last",),
+        summary_per_horizon=("marginal_wasserstein_last",),
+        summary=("acf_error_last", "marginal_std_ratio_last", "energy_distance_last"))
