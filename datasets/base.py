@@ -100,23 +100,27 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
         return min(self.train_length, samples.shape[1])
 
     def _truth_and_reference(self, samples: Tensor) -> tuple[Tensor, Tensor]:
-        """Two independent ground-truth draws ``[N, T, D]`` of the samples' size: the first to compare
-        with, the second to say what a perfect generator of N samples scores."""
+        """Two independent ground-truth draws ``[N, T, G]`` of the samples' size (generated
+        channels only): the first to compare with, the second to say what a perfect generator of
+        N samples scores."""
         n, horizon = samples.shape[0], samples.shape[1]
-        truth = self.ground_truth(2 * n, horizon)
+        truth = self.ground_truth(2 * n, horizon)[..., :self.token_dim]
         return truth[:n], truth[n:]
 
     def evaluate(self, samples: Tensor) -> dict[str, float]:
         """Distances to the ground truth on the first and last windows of rollouts ``[N, T, D]``
-        (``utils.metrics.window_distribution_metrics``)."""
+        (``utils.metrics.window_distribution_metrics``; on the generated channels, given ones
+        are the data's own)."""
         truth, reference = self._truth_and_reference(samples)
-        return window_distribution_metrics(samples, truth, reference, self.metric_window(samples))
+        return window_distribution_metrics(samples[..., :self.token_dim], truth, reference,
+                                           self.metric_window(samples))
 
     def curves(self, samples: Tensor) -> dict[str, list[float]]:
         """The same distances for every window over the horizon (stride ``W // 2``), with
         ``window_end``: ``utils.metrics.window_distribution_curves``."""
         truth, reference = self._truth_and_reference(samples)
-        return window_distribution_curves(samples, truth, reference, self.metric_window(samples))
+        return window_distribution_curves(samples[..., :self.token_dim], truth, reference,
+                                          self.metric_window(samples))
 
     def plot(self, samples: Tensor, out_dir: Path, title: str = "",
              curves: dict[str, list[float]] | None = None) -> dict[str, Path]:

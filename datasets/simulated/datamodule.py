@@ -33,11 +33,9 @@ import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from datasets.base import SequenceDataModule
 from datasets.simulated.episodes import Episodes, cached_episodes
-from datasets.step_batches import StepBatches
+from datasets.windowed import WindowedDataModule
 from datasets.windows import episode_windows, evenly_spaced, spread_over_episodes
 from utils.config_checks import ConfigError, check, is_int, positive, positive_int
 from utils.curves import MetricNames
@@ -79,7 +77,7 @@ class SimulatedEpisodesSchema:
     eval_horizons: list[int] = MISSING
 
 
-class SimulatedEpisodesDataModule(SequenceDataModule):
+class SimulatedEpisodesDataModule(WindowedDataModule):
     """Cached simulator episodes `[N, T, G + C]` cut into windows of `train_length` tokens."""
 
     config_schema = SimulatedEpisodesSchema
@@ -259,19 +257,6 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
         count = self.num_eval_batches * self.batch_size
         return list(self._windows(split, count, self.train_length).split(self.batch_size))
 
-    def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        start, rank, world = ((trainer.global_step, trainer.global_rank, trainer.world_size)
-                              if trainer is not None else (0, 0, 1))
-        return DataLoader(StepBatches(self._train_batch, start, self.max_steps, rank, world),
-                          batch_size=None, num_workers=0)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self._fixed_batches("validation"), batch_size=None, num_workers=0)
-
-    def test_dataloader(self) -> DataLoader:
-        return DataLoader(self._fixed_batches("test"), batch_size=None, num_workers=0)
-
     def ground_truth(self, num: int, length: int) -> Tensor:
         """`num` windows `[num, length, G + C]` of the test episodes."""
         return self._windows("test", num, length)
@@ -329,7 +314,7 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
             scores.update(self.constraint_scores(window))
             metrics.update({f"{k}_{where}": v for k, v in scores.items()})
         metrics.update({f"{k}_data": v for k, v in self.constraint_scores(reference).items()})
-        return {**metrics, **super().evaluate(samples[..., :G])}
+        return {**metrics, **super().evaluate(samples)}
 
     def constraint_scores(self, observations: Tensor) -> dict[str, float]:
         """The task's physical-constraint scores of `[N, T, G]` (only when the generated
@@ -341,14 +326,6 @@ class SimulatedEpisodesDataModule(SequenceDataModule):
 
         env_id = ENVIRONMENTS[self.cfg.simulator]["env_id"]
         return constraint_scores(env_id, observations.numpy())
-
-    def _truth_and_reference(self, samples: Tensor) -> tuple[Tensor, Tensor]:
-        n, horizon = samples.shape[0], samples.shape[1]
-        truth = self.ground_truth(2 * n, horizon)[..., :self.token_dim]
-        return truth[:n], truth[n:]
-
-    def curves(self, samples: Tensor) -> dict[str, list[float]]:
-        return super().curves(samples[..., :self.token_dim])
 
     def plot(self, samples: Tensor, out_dir: Path, title: str = "",
              curves: dict[str, list[float]] | None = None) -> dict[str, Path]:

@@ -1,0 +1,42 @@
+"""A dataset whose sequences are windows of data held in memory (recorded series, simulator
+episodes): training batches as a pure function of (seed, step, rank), fixed validation and test
+batches; a subclass says how a batch is cut."""
+
+from __future__ import annotations
+
+import abc
+
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from datasets.base import SequenceDataModule
+from datasets.step_batches import StepBatches
+
+
+class WindowedDataModule(SequenceDataModule, abc.ABC):
+    """Subclasses set `max_steps` and implement `_train_batch(index)` (batch `index` of the
+    training stream, `[B, L, G + C]`, a pure function of the run's seed and `index`) and
+    `_fixed_batches(split)` ("validation" or "test": the same batches every time)."""
+
+    max_steps: int
+
+    @abc.abstractmethod
+    def _train_batch(self, index: int) -> Tensor:
+        """Batch `index` `[B, L, G + C]` of the training stream."""
+
+    @abc.abstractmethod
+    def _fixed_batches(self, split: str) -> list[Tensor]:
+        """The batches of a held-out split, the same every time."""
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        start, rank, world = ((trainer.global_step, trainer.global_rank, trainer.world_size)
+                              if trainer is not None else (0, 0, 1))
+        return DataLoader(StepBatches(self._train_batch, start, self.max_steps, rank, world),
+                          batch_size=None, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self._fixed_batches("validation"), batch_size=None, num_workers=0)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self._fixed_batches("test"), batch_size=None, num_workers=0)
