@@ -66,7 +66,7 @@ BAD_INPUTS = [
     (["algorithm=diffusion_forcing", "algorithm.evaluation.rollout_nfe=[1,0]"],
      "algorithm.evaluation.rollout_nfe=[1, 0]: must be a positive integer or a non-empty list"),
     (["experiment.tasks=[training,nope]"], "experiment.tasks=['training', 'nope']: must be a "
-                                          "non-empty list of tasks from forecast, rollout, test"),
+                                          "non-empty list of tasks from forecast, planning, rollout, test"),
     (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit: must be one"),
     (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate: needs"),
     (["wandb.mode=sometimes"], "wandb.mode=sometimes: must be one of offline, online, disabled"),
