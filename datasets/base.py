@@ -79,17 +79,15 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
         fresh draws; recorded data: rolling windows of the test part."""
         return self.ground_truth(num_windows or 64, context_tokens + horizon)
 
-    def forecast_scores(self, paths: Tensor, truth: Tensor) -> dict[str, float]:
+    def forecast_evaluation(self, paths: Tensor, truth: Tensor
+                            ) -> tuple[dict[str, float], dict[str, list[float]]]:
         """The `forecast` task's scores of paths `[W, M, H, G]` against what happened `[W, H, G]`
-        (`utils.metrics.probabilistic.forecast_scores`; a dataset may add its own)."""
+        (`utils.metrics.probabilistic.forecast_scores`; a dataset may add its own), and columns
+        over the horizon to write beside them (e.g. a simulator's state error per step; none by
+        default)."""
         from utils.metrics.probabilistic import forecast_scores
 
-        return forecast_scores(paths, truth)
-
-    def forecast_curves(self, paths: Tensor, truth: Tensor) -> dict[str, list[float]]:
-        """Columns over the forecast horizon the `forecast` task writes beside its scores (e.g. a
-        simulator's state error per step); none by default."""
-        return {}
+        return forecast_scores(paths, truth), {}
 
     @abc.abstractmethod
     def ground_truth(self, num: int, length: int) -> Tensor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 
+from omegaconf import DictConfig
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -19,6 +20,18 @@ class WindowedDataModule(SequenceDataModule, abc.ABC):
     `_fixed_batches(split)` ("validation" or "test": the same batches every time)."""
 
     max_steps: int
+
+    def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
+        """The window sizes every windowed dataset's YAML gives (`dataset.*`), and the run's."""
+        super().__init__()
+        self.cfg = cfg
+        self.train_length: int = cfg.train_length
+        self.context_tokens: int = cfg.context_tokens
+        self.forecast_horizon: int = cfg.forecast_horizon
+        self.forecast_stride: int = cfg.forecast_stride
+        self.rollout_horizon: int = cfg.rollout_horizon
+        self.num_eval_batches: int = cfg.num_eval_batches
+        self.seed, self.batch_size, self.max_steps = seed, batch_size, max_steps
 
     @abc.abstractmethod
     def _train_batch(self, index: int) -> Tensor:

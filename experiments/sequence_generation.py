@@ -251,8 +251,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             save_samples(paths.flatten(0, 1), out_dir / "samples.npz")
             save_samples(windows, out_dir / "windows.npz")
             truth = windows[:, f.context_tokens:, :G]
-            scores = data.forecast_scores(paths[..., :G], truth)
-            curves = data.forecast_curves(paths[..., :G], truth)
+            scores, curves = data.forecast_evaluation(paths[..., :G], truth)
             if curves:
                 write_columns(curves, out_dir, "forecast_curves")
             W, M, H = paths.shape[:3]

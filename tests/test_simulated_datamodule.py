@@ -92,7 +92,7 @@ def test_the_forecast_truth_is_the_simulator_replaying_the_recorded_actions(tmp_
     assert np.allclose(states[1:], windows[1, 4:, :3].numpy(), atol=1e-6)
     # a perfect model scores no state error and the whole horizon below the threshold
     truth = windows[:, 4:, :3]
-    scores = data.forecast_scores(truth[:, None].repeat(1, 5, 1, 1), truth)
+    scores, _ = data.forecast_evaluation(truth[:, None].repeat(1, 5, 1, 1), truth)
     assert scores["state_error_mean"] == 0 and scores["error_horizon_fraction"] == 1
     assert scores["crps"] == 0
 

@@ -134,16 +134,8 @@ class RecordedSeriesDataModule(WindowedDataModule):
                                   f"{test.start} rows before the test part")
 
     def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.train_length: int = cfg.train_length
-        self.context_tokens: int = cfg.context_tokens
-        self.forecast_horizon: int = cfg.forecast_horizon
-        self.forecast_stride: int = cfg.forecast_stride
+        super().__init__(cfg, seed, batch_size, max_steps)
         self.season_length: int = cfg.season_length
-        self.rollout_horizon: int = cfg.rollout_horizon
-        self.num_eval_batches: int = cfg.num_eval_batches
-        self.seed, self.batch_size, self.max_steps = seed, batch_size, max_steps
 
     # ----- the data -------------------------------------------------------------------------
     @cached_property

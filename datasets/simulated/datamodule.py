@@ -35,6 +35,13 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor
 
 from datasets.simulated.episodes import Episodes, cached_episodes
+from datasets.simulated.sources import (
+    MAZE_PREFIX,
+    channel_groups,
+    group_channel_names,
+    known_simulators,
+    simulate,
+)
 from datasets.windowed import WindowedDataModule
 from datasets.windows import episode_windows, evenly_spaced, spread_over_episodes
 from utils.config_checks import ConfigError, check, is_int, positive, positive_int
@@ -45,7 +52,6 @@ from utils.seeding import stream_generator
 TRAIN_STREAM = 0
 SPLITS = ("train", "validation", "test")
 REPOSITORY = Path(__file__).resolve().parents[2]
-MAZE_PREFIX = "pointmaze_"
 
 
 @dataclass
@@ -154,16 +160,8 @@ class SimulatedEpisodesDataModule(WindowedDataModule):
                     f"context ({length - context}); raise dataset.episode_length")
 
     def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.train_length: int = cfg.train_length
-        self.context_tokens: int = cfg.context_tokens
-        self.forecast_horizon: int = cfg.forecast_horizon
-        self.forecast_stride: int = cfg.forecast_stride
-        self.rollout_horizon: int = cfg.rollout_horizon
-        self.num_eval_batches: int = cfg.num_eval_batches
+        super().__init__(cfg, seed, batch_size, max_steps)
         self.error_threshold: float = float(cfg.error_threshold)
-        self.seed, self.batch_size, self.max_steps = seed, batch_size, max_steps
 
     # ----- the data -------------------------------------------------------------------------
     @cached_property
@@ -285,19 +283,17 @@ class SimulatedEpisodesDataModule(WindowedDataModule):
         """`[G]`: the training episodes' std per generated channel (the state error's unit)."""
         return self.statistics()["token_std"]
 
-    def forecast_scores(self, paths: Tensor, truth: Tensor) -> dict[str, float]:
+    def forecast_evaluation(self, paths: Tensor, truth: Tensor
+                            ) -> tuple[dict[str, float], dict[str, list[float]]]:
         """Paths `[W, M, H, G]` against the simulator's states `[W, H, G]` under the same
-        actions: the probabilistic scores and the state error (`utils.metrics.dynamics`)."""
+        actions: the probabilistic scores and the state error (`utils.metrics.dynamics`), and
+        the state error per step."""
         from utils.metrics.dynamics import dynamics_scores
 
-        scores, _ = dynamics_scores(paths, truth, self.scale, self.error_threshold)
-        return {**super().forecast_scores(paths, truth), **scores}
-
-    def forecast_curves(self, paths: Tensor, truth: Tensor) -> dict[str, list[float]]:
-        from utils.metrics.dynamics import dynamics_scores
-
-        _, curve = dynamics_scores(paths, truth, self.scale, self.error_threshold)
-        return {"step": list(range(1, len(curve) + 1)), "state_error": curve}
+        scores, curve = dynamics_scores(paths, truth, self.scale, self.error_threshold)
+        probabilistic, _ = super().forecast_evaluation(paths, truth)
+        return ({**probabilistic, **scores},
+                {"step": list(range(1, len(curve) + 1)), "state_error": curve})
 
     def evaluate(self, samples: Tensor) -> dict[str, float]:
         """Generated stretches `[N, T, G + C]` in law against the test episodes (the same action
@@ -355,47 +351,6 @@ def tokens_per_episode(steps: int, every: int) -> int:
 def plain(value: Any) -> Any:
     """A DictConfig/ListConfig as plain Python values (JSON-able), anything else as it is."""
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-
-
-def known_simulators() -> list[str]:
-    from datasets.simulated.control import ENVIRONMENTS
-    from datasets.simulated.maze.layout import ENV_IDS
-
-    return [*ENVIRONMENTS, *(MAZE_PREFIX + size for size in ENV_IDS)]
-
-
-def channel_groups(simulator: str) -> tuple[str, ...]:
-    """The channel groups a simulator's episodes hold."""
-    if simulator.startswith(MAZE_PREFIX):
-        return ("position", "velocity", "action", "goal")
-    return ("observation", "action", "sim_state")
-
-
-def group_channel_names(simulator: str, group: str, width: int) -> list[str]:
-    if group == "observation" and not simulator.startswith(MAZE_PREFIX):
-        from datasets.simulated.control import ENVIRONMENTS, channel_names
-
-        return list(channel_names(ENVIRONMENTS[simulator]["env_id"]))
-    if group in ("position", "velocity", "goal", "action") and width == 2:
-        return [f"{group}_x", f"{group}_y"]
-    return [f"{group}_{i}" for i in range(width)]
-
-
-def simulate(config: dict[str, Any]) -> Episodes:
-    """The episodes of a generating config (`SimulatedEpisodesDataModule.generating_config`)."""
-    simulator = config["simulator"]
-    if simulator.startswith(MAZE_PREFIX):
-        from datasets.simulated.maze.generate import generate_maze_episodes
-
-        return generate_maze_episodes(simulator[len(MAZE_PREFIX):], config["num_episodes"],
-                                      config["episode_length"], config["data_seed"],
-                                      **config["policy"])
-    from datasets.simulated.control import ENVIRONMENTS, simulate_control
-
-    env = ENVIRONMENTS[simulator]
-    kwargs = {**env.get("env_kwargs", {}), **config["env_kwargs"]}
-    return simulate_control(env["env_id"], config["num_episodes"], config["episode_length"],
-                            config["data_seed"], config["policy"], kwargs)
 
 
 class MazeEpisodesDataModule(SimulatedEpisodesDataModule):
