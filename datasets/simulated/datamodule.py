@@ -34,6 +34,7 @@ import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import Tensor
 
+from datasets.episode_windows import SPLITS, EpisodeWindowsDataModule
 from datasets.simulated.episodes import Episodes, cached_episodes
 from datasets.simulated.sources import (
     MAZE_PREFIX,
@@ -42,15 +43,10 @@ from datasets.simulated.sources import (
     known_simulators,
     simulate,
 )
-from datasets.windowed import WindowedDataModule
-from datasets.windows import episode_windows, evenly_spaced, spread_over_episodes
 from utils.config_checks import ConfigError, check, is_int, positive, positive_int
 from utils.curves import MetricNames
 from utils.packages import Extra
-from utils.seeding import stream_generator
 
-TRAIN_STREAM = 0
-SPLITS = ("train", "validation", "test")
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -83,7 +79,7 @@ class SimulatedEpisodesSchema:
     eval_horizons: list[int] = MISSING
 
 
-class SimulatedEpisodesDataModule(WindowedDataModule):
+class SimulatedEpisodesDataModule(EpisodeWindowsDataModule):
     """Cached simulator episodes `[N, T, G + C]` cut into windows of `train_length` tokens."""
 
     config_schema = SimulatedEpisodesSchema
@@ -163,6 +159,9 @@ class SimulatedEpisodesDataModule(WindowedDataModule):
         super().__init__(cfg, seed, batch_size, max_steps)
         self.error_threshold: float = float(cfg.error_threshold)
 
+    def source_name(self) -> str:
+        return str(self.cfg.simulator)
+
     # ----- the data -------------------------------------------------------------------------
     @cached_property
     def generating_config(self) -> dict[str, Any]:
@@ -189,19 +188,6 @@ class SimulatedEpisodesDataModule(WindowedDataModule):
         every = int(self.cfg.get("token_every", 1))
         return torch.from_numpy(np.ascontiguousarray(self.episodes.channels(names)[:, ::every]))
 
-    @cached_property
-    def split_slices(self) -> dict[str, slice]:
-        start, slices = 0, {}
-        for split in SPLITS:
-            count = int(self.cfg.episodes[split])
-            slices[split] = slice(start, start + count)
-            start += count
-        return slices
-
-    def split(self, name: str) -> Tensor:
-        """The episodes `[N_split, T, G + C]` of one split."""
-        return self.values[self.split_slices[name]]
-
     @property
     def token_dim(self) -> int:
         return self.episodes.width(list(self.cfg.generated))
@@ -217,65 +203,6 @@ class SimulatedEpisodesDataModule(WindowedDataModule):
             names += group_channel_names(self.cfg.simulator, group,
                                          self.episodes.groups[group].shape[-1])
         return tuple(names)
-
-    def statistics(self) -> dict[str, Tensor]:
-        """Token, step and given-channel statistics of the training episodes only."""
-        episodes, G = self.split("train"), self.token_dim
-        x = episodes[..., :G]
-        tokens, steps = x.reshape(-1, G), (x[:, 1:] - x[:, :-1]).reshape(-1, G)
-        stats = {"token_mean": tokens.mean(0), "token_std": tokens.std(0).clamp_min(1e-6),
-                 "first_mean": tokens.mean(0), "first_std": tokens.std(0).clamp_min(1e-6),
-                 "step_mean": steps.mean(0), "step_std": steps.std(0).clamp_min(1e-6)}
-        if self.given_dim:
-            given = episodes[..., G:].reshape(-1, self.given_dim)
-            stats.update(given_mean=given.mean(0), given_std=given.std(0).clamp_min(1e-6))
-        return stats
-
-    # ----- windows -------------------------------------------------------------------------
-    def _train_batch(self, index: int) -> Tensor:
-        """Batch `index` `[B, L, G + C]`: windows at random (episode, start) of the training
-        episodes, a pure function of (seed, index)."""
-        episodes = self.split("train")
-        generator = stream_generator(self.seed, TRAIN_STREAM, index)
-        which = torch.randint(0, episodes.shape[0], (self.batch_size,), generator=generator)
-        starts = torch.randint(0, episodes.shape[1] - self.train_length + 1, (self.batch_size,),
-                               generator=generator)
-        return episode_windows(episodes, which, starts, self.train_length)
-
-    def _windows(self, split: str, count: int, length: int) -> Tensor:
-        """`count` windows `[count, length, G + C]` spread over the episodes of a split."""
-        episodes = self.split(split)
-        if length > episodes.shape[1]:
-            raise ValueError(f"{self.cfg.simulator}: episodes hold {episodes.shape[1]} tokens, "
-                             f"fewer than the {length} asked for; raise dataset.episode_length")
-        which, starts = spread_over_episodes(episodes.shape[0], episodes.shape[1] - length, count)
-        return episode_windows(episodes, which, starts, length)
-
-    def _fixed_batches(self, split: str) -> list[Tensor]:
-        count = self.num_eval_batches * self.batch_size
-        return list(self._windows(split, count, self.train_length).split(self.batch_size))
-
-    def ground_truth(self, num: int, length: int) -> Tensor:
-        """`num` windows `[num, length, G + C]` of the test episodes."""
-        return self._windows("test", num, length)
-
-    def rollout_context(self, num: int, context_tokens: int, horizon: int) -> Tensor:
-        """Test-episode windows `[num, context_tokens + horizon, G + C]`: the real past, then
-        the recorded actions (given channels) and states of the stretch to generate."""
-        return self._windows("test", num, context_tokens + horizon)
-
-    def forecast_windows(self, context_tokens: int, horizon: int, num_windows: int | None = None
-                         ) -> Tensor:
-        """Windows `[W, context_tokens + horizon, G + C]` of every test episode, starting every
-        `forecast_stride` tokens (`num_windows`: at most that many, evenly spread over them)."""
-        episodes = self.split("test")
-        length = context_tokens + horizon
-        starts = torch.arange(0, episodes.shape[1] - length + 1, self.forecast_stride)
-        which = torch.arange(episodes.shape[0]).repeat_interleave(len(starts))
-        windows = episode_windows(episodes, which, starts.repeat(episodes.shape[0]), length)
-        if num_windows and num_windows < windows.shape[0]:  # spread over the test episodes
-            windows = windows[evenly_spaced(windows.shape[0] - 1, num_windows)]
-        return windows
 
     # ----- evaluation ----------------------------------------------------------------------
     @property
