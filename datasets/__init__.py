@@ -4,6 +4,7 @@ whose `name` key picks the LightningDataModule below."""
 from datasets.circular_arcs import CircularArcDataModule
 from datasets.recorded.datamodule import RecordedSeriesDataModule
 from datasets.simulated.datamodule import MazeEpisodesDataModule, SimulatedEpisodesDataModule
+from datasets.video.datamodule import VideoDataModule
 
 DATASET_REGISTRY = {
     "circular_arcs": CircularArcDataModule,
@@ -18,4 +19,8 @@ DATASET_REGISTRY = {
     "pointmaze_umaze": MazeEpisodesDataModule,
     "pointmaze_medium": MazeEpisodesDataModule,
     "pointmaze_large": MazeEpisodesDataModule,
+    # video: frames as tokens through a tokenizer, actions as given channels
+    "pong": VideoDataModule,
+    "breakout": VideoDataModule,
+    "crafter": VideoDataModule,
 }

@@ -89,6 +89,18 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
 
         return forecast_scores(paths, truth), {}
 
+    def plot_forecast(self, windows: Tensor, paths: Tensor, out_dir: Path, context_tokens: int,
+                      title: str = "") -> dict[str, Path]:
+        """The `forecast` task's figures of windows `[W, N + H, G + C]` and paths
+        `[W, M, H, G + C]`: fans of the generated channels over the truth (a dataset of frames
+        draws frames instead)."""
+        from utils.forecast_plots import plot_forecast_fans
+
+        G, names = self.token_dim, getattr(self, "channel_names", None)
+        names = tuple(names[:G]) if names else tuple(f"x{g}" for g in range(G))
+        return {"forecast_fans": plot_forecast_fans(windows, paths, out_dir / "forecast_fans.png",
+                                                    context_tokens, names, title=title)}
+
     @abc.abstractmethod
     def ground_truth(self, num: int, length: int) -> Tensor:
         """``num`` independent reference sequences ``[num, length, D]``, never seen in training."""

@@ -71,6 +71,16 @@ class ForecastSchema:
 
 
 @dataclass
+class PlaySchema:
+    host: str = MISSING
+    port: int = MISSING
+    nfe: Any = MISSING  # an integer or a list of them
+    compare: Any = None  # a run folder, checkpoint or wandb id
+    compare_nfe: Any = MISSING
+    max_seconds: Any = None
+
+
+@dataclass
 class PlanningSchema:
     num_pairs: int = MISSING
     horizon: int = MISSING
@@ -94,6 +104,7 @@ class TrainingExperimentSchema:
     rollout: RolloutSchema = field(default_factory=RolloutSchema)
     forecast: ForecastSchema = field(default_factory=ForecastSchema)
     planning: PlanningSchema = field(default_factory=PlanningSchema)
+    play: PlaySchema = field(default_factory=PlaySchema)
 
 
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-mixed", "16-true")

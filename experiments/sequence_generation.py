@@ -1,6 +1,7 @@
 """Sequence generation: train a trajectory model, validate it, roll it out and score it.
 
-Tasks: training, validation, test, rollout, forecast, planning (see `BaseExperiment`).
+Tasks: tokenizer, training, validation, test, rollout, forecast, planning, play (see
+`BaseExperiment`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from utils.checkpoints import (
     resumable_checkpoint,
 )
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
+from utils.config_checks import ConfigError
 from utils.curves import DESCRIPTIVE_KEYS, MetricNames
 from utils.device import resolve_device
 from utils.loggers import build_loggers, logged_training_steps
@@ -53,6 +55,14 @@ class SequenceGenerationExperiment(BaseExperiment):
     def check_config(cls, cfg: DictConfig) -> None:
         """Raise `ConfigError` naming the first bad `experiment.*` key (the root config given)."""
         check_training_config(cfg, cls.available_tasks())
+        for task in ("tokenizer", "play"):
+            if task in cfg.experiment.tasks and cfg.dataset.get("tokenizer") is None:
+                raise ConfigError(f"experiment.tasks: {task} is for datasets of frames (with a "
+                                  f"dataset.tokenizer); dataset={cfg.dataset.name} has none")
+        if "play" in cfg.experiment.tasks:
+            from experiments.play.task import check_play_config
+
+            check_play_config(cfg)
         if "planning" in cfg.experiment.tasks:
             from experiments.planning import check_planning_config
 
@@ -61,7 +71,20 @@ class SequenceGenerationExperiment(BaseExperiment):
     # ----- components, built on first use -------------------------------------------------
     @cached_property
     def datamodule(self) -> pl.LightningDataModule:
-        return build_datamodule(self.cfg)
+        data = build_datamodule(self.cfg)
+        if hasattr(data, "attach_tokenizer"):  # frames: tokens through the run's tokenizer
+            from experiments.tokenizer_task import attach_tokenizer, tokenizer_path
+
+            path = tokenizer_path(self.cfg, self.output_dir)
+            if path is not None:
+                attach_tokenizer(data, path)
+                print(f"tokenizer: {path}", flush=True)
+        return data
+
+    @property
+    def _awaits_tokenizer(self) -> bool:
+        """Frames whose tokenizer the tokenizer task has yet to train."""
+        return getattr(self.datamodule, "tokenizer", False) is None
 
     @cached_property
     def algorithm(self) -> TrajectoryModel:
@@ -116,10 +139,31 @@ class SequenceGenerationExperiment(BaseExperiment):
         )
 
     def run(self) -> None:
-        self.algorithm  # build (and load) first: a bad checkpoint fails before any log is opened
+        if not self._awaits_tokenizer:
+            self.algorithm  # build (and load) first: a bad checkpoint fails before any log opens
         super().run()
 
     # ----- tasks -------------------------------------------------------------------------
+    def tokenizer(self) -> None:
+        """Frames: train the run's frame tokenizer (experiments/tokenizer_task.py), or say which
+        one it reuses (`dataset.tokenizer.load`, a resumed run's own, `load=`'s)."""
+        from experiments.tokenizer_task import train_tokenizer
+
+        if not self._awaits_tokenizer:
+            print("tokenizer: reusing the one above; nothing to train", flush=True)
+            return
+        if self.trainer.is_global_zero:
+            device = resolve_device(self.cfg.experiment.training.accelerator)
+            train_tokenizer(self.cfg, self.datamodule, self.output_dir, device, self.loggers)
+        self.algorithm  # built now that the tokens exist
+
+    def play(self) -> None:
+        """Frames: serve a page on 127.0.0.1 that plays the model live, one network call per
+        action (experiments/play/task.py; `experiment.play.*`)."""
+        from experiments.play.task import run_play
+
+        run_play(self.cfg, self.datamodule, self.output_dir)
+
     def training(self) -> None:
         if not getattr(self.algorithm, "trainable", True):
             print(f"training: algorithm={self.cfg.algorithm.name} fits each context it forecasts "
@@ -231,7 +275,6 @@ class SequenceGenerationExperiment(BaseExperiment):
         the dataset's columns over the horizon (`forecast_curves.json`/`.csv`, where it has
         any: a simulator's state error per step)."""
         from utils.curves import write_columns
-        from utils.forecast_plots import plot_forecast_fans
 
         if not self.trainer.is_global_zero:
             return
@@ -239,8 +282,7 @@ class SequenceGenerationExperiment(BaseExperiment):
         nfes = list(f.nfe) if isinstance(f.nfe, ListConfig) else [f.nfe]
         algo = self.algorithm.to(resolve_device(self.cfg.experiment.training.accelerator))
         windows = data.forecast_windows(f.context_tokens, f.horizon, f.num_windows)
-        G, names = data.token_dim, getattr(data, "channel_names", None)
-        names = names[:G] if names else tuple(f"x{g}" for g in range(G))
+        G = data.token_dim
         for nfe in nfes:
             out_dir = self.output_dir / "forecast" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -262,10 +304,9 @@ class SequenceGenerationExperiment(BaseExperiment):
                        "forecast_us_per_token_per_stream": 1e6 * seconds / (W * M * H),
                        "device": str(algo.device) if hasattr(algo, "device") else "cpu"}
             write_json(metrics, out_dir / "metrics.json")
-            plot = plot_forecast_fans(windows, paths, out_dir / "forecast_fans.png",
-                                      f.context_tokens, names,
-                                      title=f"{self.cfg.algorithm.name}, {nfe} NFE")
-            self._log_rollout(metrics, {"forecast_fans": plot}, nfe, task="forecast")
+            plots = data.plot_forecast(windows, paths, out_dir, f.context_tokens,
+                                       title=f"{self.cfg.algorithm.name}, {nfe} NFE")
+            self._log_rollout(metrics, plots, nfe, task="forecast")
             print(f"forecast ({nfe} NFE, {W} windows x {M} paths): {out_dir}\n  "
                   + "  ".join(f"{k}={_number(scores[k])}" for k in FORECAST_SUMMARY), flush=True)
 
@@ -312,6 +353,12 @@ class SequenceGenerationExperiment(BaseExperiment):
             if isinstance(logger, WandbLogger):
                 logger.experiment.summary.update(numbers)
                 for name, path in plots.items():
+                    if Path(path).suffix == ".gif":  # rollouts beside the real episodes
+                        import wandb
+
+                        logger.experiment.log({f"{task}/nfe_{nfe}/{name}": wandb.Video(
+                            str(path), format="gif")}, step=step)
+                        continue
                     logger.log_image(key=f"{task}/nfe_{nfe}/{name}", images=[str(path)],
                                      step=step)
             logger.save()
