@@ -37,6 +37,10 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     # Extra`: e.g. a simulator's package); None: the base install is enough. A run that picks the
     # dataset without it stops with one line saying `pip install -r requirements/<group>.txt`.
     EXTRA: Extra | None = None
+    # What `algorithm.context.noise_unit: auto` means on these data (algorithms/networks/
+    # context.py `unit_value`): the RMS step length, but per coordinate for tokens of hundreds of
+    # numbers (frame latents), where the length is √D times a coordinate's step.
+    NOISE_UNIT: str = "rms_step"
     # The scores a reader looks at first (`evaluate` writes them): the distances to the ground
     # truth every dataset gets. A dataset with measures of its own puts them first.
     METRICS = MetricNames(

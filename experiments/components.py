@@ -21,8 +21,11 @@ def resolve_auto(cfg: DictConfig) -> None:
     """Every `auto` choice of the root config replaced, in place, by what it means for this run
     (`algorithms.base.config_checks.resolve_auto`, given the dataset's declared symmetries)."""
     from algorithms.base.config_checks import resolve_auto as resolve_algorithm_auto
+    from datasets import DATASET_REGISTRY
 
-    resolve_algorithm_auto(cfg, declared_symmetries(cfg))
+    dataset = DATASET_REGISTRY.get(OmegaConf.select(cfg, "dataset.name", default=""))
+    kwargs = {"noise_unit": dataset.NOISE_UNIT} if hasattr(dataset, "NOISE_UNIT") else {}
+    resolve_algorithm_auto(cfg, declared_symmetries(cfg), **kwargs)
 
 
 def build_datamodule(cfg: DictConfig):  # -> SequenceDataModule

@@ -34,8 +34,15 @@ def test_the_default_recipe() -> None:
     assert algorithm.name == "flow_forcing" and algorithm.frame == "auto"  # heading on the arcs
     assert algorithm.frame_start == "position" and algorithm.frame_noise_scale == 1.0
     assert algorithm.time_sampler.full_jump_prob == 0.5
-    assert algorithm.context.corruption == "gaussian" and algorithm.context.noise_unit == "rms_step"
+    assert algorithm.context.corruption == "gaussian" and algorithm.context.noise_unit == "auto"
     assert algorithm.context.noise_max == 0.5 and algorithm.token_space == "relative"
+    from experiments.components import resolve_auto
+
+    resolve_auto(cfg)  # auto: the RMS step length on every dataset but frames
+    assert cfg.algorithm.context.noise_unit == "rms_step"
+    video = composed("dataset=pong")
+    resolve_auto(video)
+    assert video.algorithm.context.noise_unit == "rms_step_per_dim"
 
 
 def test_the_default_network_is_exactly_equivariant_at_one_evaluation() -> None:

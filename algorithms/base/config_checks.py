@@ -7,6 +7,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from algorithms.networks.backbones import resolve_layers
+from algorithms.networks.context import AUTO_NOISE_UNIT
 from algorithms.networks.frame import FRAME_NEEDS
 from utils.config_checks import (
     ConfigError,
@@ -98,11 +99,15 @@ def auto_frame(cfg: DictConfig, declared: frozenset[str]) -> str:
     return "heading" if supported and FRAME_NEEDS["heading"] <= declared else "global"
 
 
-def resolve_auto(cfg: DictConfig, declared: frozenset[str]) -> None:
+def resolve_auto(cfg: DictConfig, declared: frozenset[str],
+                 noise_unit: str = AUTO_NOISE_UNIT) -> None:
     """Replace every `auto` choice of the root config by what it means for this run, so that the
     model, its checkpoint, its logs and the report hold concrete values: `algorithm.frame`
-    (`auto_frame`, given the dataset's declared symmetries) and `algorithm.backbone.num_layers`
-    (`backbones.resolve_layers`)."""
+    (`auto_frame`, given the dataset's declared symmetries), `algorithm.backbone.num_layers`
+    (`backbones.resolve_layers`) and `algorithm.context.noise_unit` (the dataset's declared
+    `noise_unit`: `rms_step` but for frame latents)."""
+    if OmegaConf.select(cfg, "algorithm.context.noise_unit", default=None) == "auto":
+        cfg.algorithm.context.noise_unit = noise_unit
     if OmegaConf.select(cfg, "algorithm.frame", default=None) == "auto":
         cfg.algorithm.frame = auto_frame(cfg, declared)
     if OmegaConf.select(cfg, "algorithm.backbone.num_layers", default=None) == "auto":

@@ -22,7 +22,7 @@ from utils.config_checks import choices
 
 TokenSpace = choices("TokenSpace", TOKEN_SPACES)
 Corruption = choices("Corruption", CORRUPTIONS)
-NoiseUnit = choices("NoiseUnit", NOISE_UNITS)
+NoiseUnit = choices("NoiseUnit", (*NOISE_UNITS, "auto"))
 Feature = choices("Feature", FEATURES)
 Frame = choices("Frame", FRAMES)
 FrameStart = choices("FrameStart", FRAME_STARTS)

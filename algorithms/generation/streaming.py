@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from algorithms.generation.sampler import StreamingSampler
 from algorithms.generation.solvers import euler_solve, flow_euler_solve
 from algorithms.networks.build import build_network
-from algorithms.networks.context import rms_step
+from algorithms.networks.context import unit_value
 
 STATISTICS = ("token_mean", "token_std", "first_mean", "first_std", "step_mean", "step_std")
 WEIGHT_PREFIXES = {"ema": "ema.module.", "raw": "network."}
@@ -126,7 +126,7 @@ def make_sampler(network: nn.Module, config: dict[str, Any], nfe: int = 1) -> St
 
 def checkpoint_noise_unit(network: nn.Module, config: dict[str, Any]) -> float:
     """`context.noise_unit` in data units, as `TrajectoryModel.noise_unit`, from the loaded
-    network's step statistics (the data's RMS step) where the unit is `rms_step`."""
+    network's step statistics (the data's RMS step) where the unit is `rms_step[_per_dim]`."""
     unit = (config.get("context") or {}).get("noise_unit", "data")
     if unit == "data":
         return 1.0
@@ -134,7 +134,7 @@ def checkpoint_noise_unit(network: nn.Module, config: dict[str, Any]) -> float:
     if not hasattr(space, "step_mean"):
         raise ValueError(f"algorithm.context.noise_unit={unit}: the checkpoint's token space "
                          f"keeps no step statistics to measure it with")
-    return float(rms_step({"step_mean": space.step_mean, "step_std": space.step_std}))
+    return unit_value(unit, {"step_mean": space.step_mean, "step_std": space.step_std})
 
 
 def open_streams(path: str | Path, num_streams: int, nfe: int = 1, ema: bool = True,

@@ -97,6 +97,7 @@ class VideoDataModule(EpisodeWindowsDataModule):
     """Cached frame episodes as tokens `[latent (D), one-hot action (A)]`, cut into windows."""
 
     config_schema = VideoSchema
+    NOISE_UNIT = "rms_step_per_dim"  # 256-number latents: the step length is 16x a coordinate's
     EXTRA = Extra("video", ("gymnasium", "ale_py", "crafter", "skimage"))
     METRICS = MetricNames(
         headline=("psnr_mean", "ssim_mean", "psnr_last", "frames_ok_rate_last",
