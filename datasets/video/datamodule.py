@@ -357,7 +357,9 @@ class VideoDataModule(EpisodeWindowsDataModule):
             frames = self.decode(window)
             scores = {**self.frame_scores(frames), **frame_statistics(frames, reference)}
             metrics.update({f"{k}_{where}": v for k, v in scores.items()})
-        metrics.update({f"{k}_data": v for k, v in self.frame_scores(reference).items()})
+        # the data's own, on frames of play (token 0 is the screen after reset: Pong shows it in
+        # another palette, with no paddles and no ball)
+        metrics.update({f"{k}_data": v for k, v in self.frame_scores(reference[:, 1:]).items()})
         return {**metrics, **super().evaluate(samples)}
 
     def plot(self, samples: Tensor, out_dir: Path, title: str = "",
