@@ -239,14 +239,15 @@ def check_load(cfg: DictConfig) -> None:
 
 
 def check_resume(cfg: DictConfig, run_dir: Path) -> None:
-    from experiments.components import build_algorithm
+    from experiments.components import build_algorithm, build_datamodule
     from utils.checkpoints import load_weights
     from utils.run_info import read_run_info
 
     last = run_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return  # killed before its first checkpoint: it starts again from step 0
-    checkpoint = load_weights(build_algorithm(cfg), last, key="resume",
+    data = build_datamodule(cfg, run_dir)  # frames: the run's own tokenizer
+    checkpoint = load_weights(build_algorithm(cfg, data), last, key="resume",
                               algorithm=cfg.algorithm.name)
     step, max_steps = int(checkpoint.get("global_step", 0)), cfg.experiment.training.max_steps
     if read_run_info(run_dir).get("status") == "finished" and step >= max_steps:

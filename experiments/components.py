@@ -5,6 +5,7 @@ algorithm gets the dataset's declared symmetries handed in)."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -28,13 +29,24 @@ def resolve_auto(cfg: DictConfig) -> None:
     resolve_algorithm_auto(cfg, declared_symmetries(cfg), **kwargs)
 
 
-def build_datamodule(cfg: DictConfig):  # -> SequenceDataModule
-    """The run's dataset, as the experiment builds it."""
+def build_datamodule(cfg: DictConfig, output_dir: Path | None = None):  # -> SequenceDataModule
+    """The run's dataset, as the experiment builds it; frames with the run's tokenizer attached
+    where there is one yet (`experiments.tokenizer_task.tokenizer_path`; `output_dir`: the run
+    folder, whose own tokenizer comes first)."""
     from datasets import DATASET_REGISTRY
 
     t = cfg.experiment.training
-    return DATASET_REGISTRY[cfg.dataset.name](cfg.dataset, seed=cfg.seed,
+    data = DATASET_REGISTRY[cfg.dataset.name](cfg.dataset, seed=cfg.seed,
                                               batch_size=t.batch_size, max_steps=t.max_steps)
+    if hasattr(data, "attach_tokenizer"):  # frames: tokens through the run's tokenizer
+        from experiments.tokenizer_task import attach_tokenizer, tokenizer_path
+
+        path = tokenizer_path(cfg, output_dir)
+        if path is not None:
+            attach_tokenizer(data, path)
+            if output_dir is not None:
+                print(f"tokenizer: {path}", flush=True)
+    return data
 
 
 def build_algorithm(cfg: DictConfig, data=None):  # -> TrajectoryModel, with fresh weights

@@ -71,15 +71,7 @@ class SequenceGenerationExperiment(BaseExperiment):
     # ----- components, built on first use -------------------------------------------------
     @cached_property
     def datamodule(self) -> pl.LightningDataModule:
-        data = build_datamodule(self.cfg)
-        if hasattr(data, "attach_tokenizer"):  # frames: tokens through the run's tokenizer
-            from experiments.tokenizer_task import attach_tokenizer, tokenizer_path
-
-            path = tokenizer_path(self.cfg, self.output_dir)
-            if path is not None:
-                attach_tokenizer(data, path)
-                print(f"tokenizer: {path}", flush=True)
-        return data
+        return build_datamodule(self.cfg, self.output_dir)
 
     @property
     def _awaits_tokenizer(self) -> bool:

@@ -36,16 +36,15 @@ def find_tokenizer(token: str, key: str, roots: Any) -> Path:
     return run / TOKENIZER_FILE
 
 
-def tokenizer_path(cfg: DictConfig, output_dir: Path) -> Path | None:
+def tokenizer_path(cfg: DictConfig, output_dir: Path | None) -> Path | None:
     """The tokenizer a run uses: `dataset.tokenizer.load`; else this run's own (written by its
     tokenizer task, or by the run it resumes); else that of the run `load=` names; None when
     there is none yet (the tokenizer task will train it)."""
     load = cfg.dataset.tokenizer.get("load")
     if load:
         return find_tokenizer(load, "dataset.tokenizer.load", cfg.run_roots)
-    own = output_dir / TOKENIZER_FILE
-    if own.is_file():
-        return own
+    if output_dir is not None and (output_dir / TOKENIZER_FILE).is_file():
+        return output_dir / TOKENIZER_FILE
     if cfg.get("load"):
         checkpoint = resolve_checkpoint(cfg.load, "load", cfg.run_roots)
         beside = checkpoint.parent.parent / TOKENIZER_FILE
