@@ -1,6 +1,6 @@
-"""`python -m benchmarks [training] [generation] [memory] [data_loading] [planning] [time_to_quality] [--quick] [--json F]`
+"""`python -m benchmarks [training] [generation] [memory] [data_loading] [planning] [video] [time_to_quality] [--quick] [--json F]`
 
-Runs the named benchmarks (default: training, generation, memory, data_loading and planning; time_to_quality takes
+Runs the named benchmarks (default: training, generation, memory, data_loading, planning and video; time_to_quality takes
 minutes to hours, so it runs only when named) and prints every figure with the machine it ran
 on. `--quick` shrinks every benchmark to a few iterations (a smoke test: the figures are noise).
 Each benchmark also runs alone, with its own options: `python -m benchmarks.<name> --help`.
@@ -13,13 +13,21 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks import data_loading, generation, memory, planning, time_to_quality, training
+from benchmarks import (
+    data_loading,
+    generation,
+    memory,
+    planning,
+    time_to_quality,
+    training,
+    video,
+)
 from benchmarks.machine import describe, machine_line
 
 BENCHMARKS = {"training": training, "generation": generation, "memory": memory,
-              "data_loading": data_loading, "planning": planning,
+              "data_loading": data_loading, "planning": planning, "video": video,
               "time_to_quality": time_to_quality}
-DEFAULT = ("training", "generation", "memory", "data_loading", "planning")
+DEFAULT = ("training", "generation", "memory", "data_loading", "planning", "video")
 QUICK = {  # a few iterations each: proves the benchmarks run and print their ratios
     "training": {"rounds": 2, "steps": 1},
     "generation": {"rounds": 2, "aoti": False, "latency_tokens": 20, "throughput_tokens": 2,
@@ -27,6 +35,7 @@ QUICK = {  # a few iterations each: proves the benchmarks run and print their ra
     "memory": {"short": 20, "long": 60, "batch": 4},
     "data_loading": {"rounds": 2, "steps": 1},
     "planning": {"rounds": 1, "pairs": 2},
+    "video": {"rounds": 1, "frames": 4, "steps": 1},
     "time_to_quality": {"budget_seconds": 1, "eval_every": 2, "samples": 16},
 }
 

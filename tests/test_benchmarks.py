@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import data_loading, generation, memory, planning, time_to_quality, training
+from benchmarks import (
+    data_loading,
+    generation,
+    memory,
+    planning,
+    time_to_quality,
+    training,
+    video,
+)
 from benchmarks.__main__ import QUICK
 from tests.conftest import REPO
 
@@ -90,3 +98,13 @@ def test_the_command_prints_the_machine_and_writes_json(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "benchmarks", "speed"], capture_output=True,
                          text=True, cwd=tmp_path, env=env, timeout=120)
     assert bad.returncode == 2 and "unknown benchmark(s) speed" in bad.stderr
+
+
+def test_video_compares_frames_per_second_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    figures = video.run(**QUICK["video"])
+    out = capsys.readouterr().out
+    assert {"video_fps_one_step", "video_fps_df_k10", "video_fps_ratio_one_step_over_df_k10",
+            "video_token_ratio_one_step_over_df_k10", "video_train_frames_per_s_one_step"} \
+        <= set(figures)
+    assert all(v > 0 for v in figures.values())
+    assert "one-step / DF K=10" in out and "frames/s at batch 1" in out
