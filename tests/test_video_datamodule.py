@@ -148,3 +148,20 @@ def test_frames_without_a_tokenizer_are_refused_before_any_run(tmp_path):
                                           ["training", "tokenizer"]))
     cfg = root(dataset_config("pong", tmp_path, tokenizer={"load": "some/run"}), ["training"])
     VideoDataModule.check_config(cfg)  # a tokenizer to reuse: fine
+
+
+def test_rollouts_are_scored_as_frames_over_the_horizon(tmp_path):
+    data = VideoDataModule(dataset_config("pong", tmp_path, frame_eval_samples=2), seed=0,
+                           batch_size=4, max_steps=5)
+    data.attach_tokenizer(FakeTokenizer())
+    real = data.ground_truth(3, 24)  # the test episodes' own tokens: frames of the data
+    curves = data.curves(real)
+    assert curves["window_end"] == [8, 12, 16, 20, 24]
+    for key in ("histogram_distance", "sharpness_ratio", "frames_ok_rate", "ball_ok_rate"):
+        assert len(curves[key]) == 5, key
+    scores = data.evaluate(real)
+    assert scores["frames_ok_rate_data"] > 0.99
+    assert scores["histogram_distance_last"] < 0.2  # block means of real frames: near the data's
+    noise = real.clone()
+    noise[..., :256] = torch.rand(3, 24, 256) * 255
+    assert data.evaluate(noise)["histogram_distance_last"] > 0.5

@@ -45,6 +45,9 @@ from utils.packages import Extra
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 STD_FLOOR = 0.1
+#: the frame scores drawn over the horizon (`curves`)
+CURVE_KEYS = ("histogram_distance", "sharpness_ratio", "edge_energy_ratio", "motion_ratio",
+              "frames_ok_rate", "ball_ok_rate", "paddles_ok_rate")
 
 
 @dataclass
@@ -361,6 +364,27 @@ class VideoDataModule(EpisodeWindowsDataModule):
         # another palette, with no paddles and no ball)
         metrics.update({f"{k}_data": v for k, v in self.frame_scores(reference[:, 1:]).items()})
         return {**metrics, **super().evaluate(samples)}
+
+    def curves(self, samples: Tensor) -> dict[str, list[float]]:
+        """Over the horizon, for every window of `train_length` frames (stride half of it) of
+        the first `frame_eval_samples` rollouts decoded: the frame statistics against the test
+        episodes' frames and the object checks' `frames_ok_rate` (the latents' energy
+        distances of the base class cost minutes here and say less)."""
+        from utils.metrics.frames import frame_statistics
+
+        W = self.metric_window(samples)
+        n = min(samples.shape[0], int(self.cfg.frame_eval_samples))
+        frames = self.decode(samples[:n])
+        reference = self.split_frames("test")
+        curves: dict[str, list[float]] = {"window_end": []}
+        for end in range(W, samples.shape[1] + 1, max(1, W // 2)):
+            window = frames[:, end - W:end]
+            scores = {**frame_statistics(window, reference), **self.frame_scores(window)}
+            curves["window_end"].append(end)
+            for key in CURVE_KEYS:
+                if key in scores:
+                    curves.setdefault(key, []).append(float(scores[key]))
+        return curves
 
     def plot(self, samples: Tensor, out_dir: Path, title: str = "",
              curves: dict[str, list[float]] | None = None) -> dict[str, Path]:
