@@ -44,8 +44,9 @@ def wandb_id(run: Path) -> str:
 BAD_INPUTS = [
     (["algorithm=nope"], "algorithm=nope: unknown; choose one of diffusion_forcing, ets, "
                          "flow_forcing, flow_forcing_seed, meanflow, predictive, seasonal_naive"),
-    (["dataset=nope"], "dataset=nope: unknown; choose one of circular_arcs, csv, elecdemand, "
-                       "eu_stock_markets"),
+    (["dataset=nope"], "dataset=nope: unknown; choose one of breakout, circular_arcs, crafter, "
+                       "csv, elecdemand, eu_stock_markets, half_cheetah, hopper, pendulum, "
+                       "pointmaze_large, pointmaze_medium, pointmaze_umaze, pong"),
     (["experiment=nope"], "experiment=nope: unknown; choose one of sequence_generation"),
     (["foo=bar"], "foo=bar: unknown key; "),
     (["algorithm.backbone.nme=gru"], "algorithm.backbone.nme=gru: unknown key; closest valid "
@@ -66,7 +67,8 @@ BAD_INPUTS = [
     (["algorithm=diffusion_forcing", "algorithm.evaluation.rollout_nfe=[1,0]"],
      "algorithm.evaluation.rollout_nfe=[1, 0]: must be a positive integer or a non-empty list"),
     (["experiment.tasks=[training,nope]"], "experiment.tasks=['training', 'nope']: must be a "
-                                          "non-empty list of tasks from forecast, planning, rollout, test"),
+                                          "non-empty list of tasks from forecast, planning, play, rollout, test, "
+                                          "tokenizer, training, validation"),
     (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit: must be one"),
     (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate: needs"),
     (["wandb.mode=sometimes"], "wandb.mode=sometimes: must be one of offline, online, disabled"),
