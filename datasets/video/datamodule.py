@@ -349,7 +349,9 @@ class VideoDataModule(EpisodeWindowsDataModule):
         """Rollouts `[N, T, D + A]`: the first `frame_eval_samples` decoded, and on their first
         and last training-length windows the object checks and the frame statistics against the
         test episodes' frames (`utils.metrics.frames.frame_statistics`), with the data's own
-        object checks (`*_data`); then the latents' window distances every dataset gets."""
+        object checks (`*_data`) and the same scores of real windows through the tokenizer's
+        round trip (`*_tokenizer`: the best a model of these tokens can do); then the latents'
+        window distances every dataset gets."""
         from utils.metrics.frames import frame_statistics
 
         W = self.metric_window(samples)
@@ -363,6 +365,11 @@ class VideoDataModule(EpisodeWindowsDataModule):
         # the data's own, on frames of play (token 0 is the screen after reset: Pong shows it in
         # another palette, with no paddles and no ball)
         metrics.update({f"{k}_data": v for k, v in self.frame_scores(reference[:, 1:]).items()})
+        # the ceiling: real test windows through the tokenizer's round trip, scored the same way
+        # (the intensity histograms of a flat Atari background move with a grey level)
+        real = self.decode(self.ground_truth(n, W))
+        ceiling = {**self.frame_scores(real), **frame_statistics(real, reference)}
+        metrics.update({f"{k}_tokenizer": v for k, v in ceiling.items()})
         return {**metrics, **super().evaluate(samples)}
 
     def curves(self, samples: Tensor) -> dict[str, list[float]]:
