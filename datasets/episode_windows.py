@@ -12,10 +12,12 @@ import abc
 from functools import cached_property
 
 import torch
+from omegaconf import DictConfig
 from torch import Tensor
 
 from datasets.windowed import WindowedDataModule
 from datasets.windows import episode_windows, evenly_spaced, spread_over_episodes
+from utils.config_checks import ConfigError
 from utils.seeding import stream_generator
 
 TRAIN_STREAM = 0
@@ -30,6 +32,26 @@ class EpisodeWindowsDataModule(WindowedDataModule, abc.ABC):
     @abc.abstractmethod
     def values(self) -> Tensor:
         """`[N, T, G + C]` float32: the generated channels, then the given ones."""
+
+    @classmethod
+    def episode_tokens(cls, cfg: DictConfig) -> int:
+        """The tokens of an episode (the root config given): `dataset.episode_length`."""
+        return int(cfg.dataset.episode_length)
+
+    @classmethod
+    def check_data(cls, cfg: DictConfig) -> None:
+        """Raise `ConfigError` (one line) if the run's rollouts or forecasts do not fit in a test
+        episode (context + horizon tokens), before any run folder is created."""
+        length = cls.episode_tokens(cfg)
+        for key in ("rollout", "forecast", "validation"):
+            task = cfg.experiment.get(key, {})
+            horizon, context = task.get("horizon"), task.get("context_tokens", 0) or 0
+            used = key == "validation" or key in cfg.experiment.tasks
+            if used and horizon is not None and context + horizon > length:
+                raise ConfigError(
+                    f"experiment.{key}.horizon={horizon}: with experiment.{key}.context_tokens="
+                    f"{context} it must be at most the {length} tokens of an episode less the "
+                    f"context ({length - context}); raise dataset.episode_length")
 
     def source_name(self) -> str:
         """What made the episodes, for messages (the dataset's name by default)."""

@@ -165,3 +165,14 @@ def test_rollouts_are_scored_as_frames_over_the_horizon(tmp_path):
     noise = real.clone()
     noise[..., :256] = torch.rand(3, 24, 256) * 255
     assert data.evaluate(noise)["histogram_distance_last"] > 0.5
+
+
+def test_a_rollout_longer_than_a_test_episode_is_refused_before_any_run(tmp_path):
+    cfg = root(dataset_config("pong", tmp_path), ["tokenizer", "training", "rollout"])
+    cfg.experiment.update({"rollout": {"horizon": 39, "context_tokens": 2},
+                           "validation": {"horizon": 16, "context_tokens": 2}})
+    with pytest.raises(ConfigError, match=r"experiment.rollout.horizon=39: .* at most the 40 "
+                                          r"tokens of an episode less the context \(38\)"):
+        VideoDataModule.check_data(cfg)
+    cfg.experiment.rollout.horizon = 38
+    VideoDataModule.check_data(cfg)

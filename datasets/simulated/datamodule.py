@@ -141,19 +141,10 @@ class SimulatedEpisodesDataModule(EpisodeWindowsDataModule):
         del horizon
 
     @classmethod
-    def check_data(cls, cfg: DictConfig) -> None:
-        """Raise `ConfigError` (one line) if the run's rollouts or forecasts do not fit in a test
-        episode (context + horizon tokens), before any run folder is created."""
-        length = tokens_per_episode(cfg.dataset.episode_length, cfg.dataset.token_every)
-        for key in ("rollout", "forecast", "validation"):
-            task = cfg.experiment.get(key, {})
-            horizon, context = task.get("horizon"), task.get("context_tokens", 0) or 0
-            used = key == "validation" or key in cfg.experiment.tasks
-            if used and horizon is not None and context + horizon > length:
-                raise ConfigError(
-                    f"experiment.{key}.horizon={horizon}: with experiment.{key}.context_tokens="
-                    f"{context} it must be at most the {length} tokens of an episode less the "
-                    f"context ({length - context}); raise dataset.episode_length")
+    def episode_tokens(cls, cfg: DictConfig) -> int:
+        """The tokens of an episode: `episode_length` simulator steps, one token per
+        `token_every`."""
+        return tokens_per_episode(cfg.dataset.episode_length, cfg.dataset.token_every)
 
     def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
         super().__init__(cfg, seed, batch_size, max_steps)

@@ -159,20 +159,6 @@ class VideoDataModule(EpisodeWindowsDataModule):
             raise ConfigError(f"experiment.tasks={tasks}: tokenizer must come first (every other "
                               f"task reads the frames as its tokens)")
 
-    @classmethod
-    def check_data(cls, cfg: DictConfig) -> None:
-        """Raise `ConfigError` if the run's rollouts or forecasts do not fit in a test episode."""
-        length = int(cfg.dataset.episode_length)
-        for key in ("rollout", "forecast", "validation"):
-            task = cfg.experiment.get(key, {})
-            horizon, context = task.get("horizon"), task.get("context_tokens", 0) or 0
-            used = key == "validation" or key in cfg.experiment.tasks
-            if used and horizon is not None and context + horizon > length:
-                raise ConfigError(
-                    f"experiment.{key}.horizon={horizon}: with experiment.{key}.context_tokens="
-                    f"{context} it must be at most dataset.episode_length={length} less the "
-                    f"context ({length - context}); raise dataset.episode_length")
-
     def __init__(self, cfg: DictConfig, seed: int, batch_size: int, max_steps: int) -> None:
         super().__init__(cfg, seed, batch_size, max_steps)
         self.tokenizer: Any = None  # attach_tokenizer: encode / decode / frame_shape / latent_dim
