@@ -125,3 +125,19 @@ def test_the_play_task_serves_the_model_one_frame_per_action(runs, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_crafter_trains_and_rolls_out_in_colour(tmp_path):
+    """crafter's RGB world through the same tasks (no object checks: frame statistics only)."""
+    crafter = [o.replace("dataset=pong", "dataset=crafter") for o in PONG]
+    run = tmp_path / "crafter"
+    run_main(*RUN, *crafter, f"dataset.cache_dir={tmp_path / 'cache'}",
+             "experiment.tasks=[tokenizer,training,rollout]", f"hydra.run.dir={run}",
+             cwd=tmp_path)
+    scores = json.loads((run / "rollout" / "metrics.json").read_text())
+    assert 0 <= scores["histogram_distance_tokenizer"] <= 1 and 0 <= scores["histogram_distance_last"] <= 1
+    assert "frames_ok_rate_last" not in scores  # no objects to check in crafter
+    for key in ("sharpness_ratio_last", "edge_energy_ratio_last", "motion_ratio_last"):
+        assert scores[key] is not None and scores[key] >= 0, key
+    frame = np.asarray(Image.open(run / "rollout" / "rollout.gif").convert("RGB"))
+    assert frame.ndim == 3 and frame.std() > 1
