@@ -139,7 +139,7 @@ class SequenceGenerationExperiment(BaseExperiment):
     def tokenizer(self) -> None:
         """Frames: train the run's frame tokenizer (experiments/tokenizer_task.py), or say which
         one it reuses (`dataset.tokenizer.load`, a resumed run's own, `load=`'s)."""
-        from experiments.tokenizer_task import train_tokenizer
+        from experiments.tokenizer_task import train_tokenizer, wait_for_tokenizer
 
         if not self._awaits_tokenizer:
             print("tokenizer: reusing the one above; nothing to train", flush=True)
@@ -147,6 +147,8 @@ class SequenceGenerationExperiment(BaseExperiment):
         if self.trainer.is_global_zero:
             device = resolve_device(self.cfg.experiment.training.accelerator)
             train_tokenizer(self.cfg, self.datamodule, self.output_dir, device, self.loggers)
+        else:  # DDP: the other ranks read what rank 0 trains
+            wait_for_tokenizer(self.datamodule, self.output_dir)
         self.algorithm  # built now that the tokens exist
 
     def play(self) -> None:

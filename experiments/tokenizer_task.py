@@ -66,6 +66,17 @@ def attach_tokenizer(data: Any, path: Path) -> Any:
     return tokenizer
 
 
+def wait_for_tokenizer(data: Any, output_dir: Path, poll_seconds: float = 2.0) -> Any:
+    """A DDP rank other than 0: wait until rank 0 has written the run's tokenizer (written
+    atomically, so a file that exists is whole), then attach it."""
+    import time
+
+    path = output_dir / TOKENIZER_FILE
+    while not path.is_file():
+        time.sleep(poll_seconds)
+    return attach_tokenizer(data, path)
+
+
 def train_tokenizer(cfg: DictConfig, data: Any, output_dir: Path, device: Any,
                     loggers: list) -> Any:
     """Train the run's tokenizer on the dataset's training frames, write it with its metrics and

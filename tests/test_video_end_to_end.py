@@ -141,3 +141,18 @@ def test_crafter_trains_and_rolls_out_in_colour(tmp_path):
         assert scores[key] is not None and scores[key] >= 0, key
     frame = np.asarray(Image.open(run / "rollout" / "rollout.gif").convert("RGB"))
     assert frame.ndim == 3 and frame.std() > 1
+
+
+def test_two_process_ddp_trains_the_tokenizer_once_and_shares_it(tmp_path):
+    """Real DDP (gloo, 2 processes) from frames: rank 0 trains the tokenizer, rank 1 waits for
+    its file, and both train on the same tokens."""
+    import torch
+
+    run = tmp_path / "ddp"
+    run_main(*RUN, *PONG, f"dataset.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={run}",
+             "experiment.tasks=[tokenizer,training]", "experiment.training.devices=2",
+             "experiment.training.strategy=ddp", cwd=tmp_path)
+    assert (run / "train_ddp_process_1.log").is_file(), "rank 1 did not run"
+    assert json.loads((run / "tokenizer" / "metrics.json").read_text())["steps"] == 30
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 12
