@@ -73,6 +73,8 @@ def test_noise_unit_is_data_or_the_rms_step() -> None:
     assert noise_unit(OmegaConf.create({"noise_unit": "rms_step"}), STATS) == pytest.approx(RMS)
     per_dim = noise_unit(OmegaConf.create({"noise_unit": "rms_step_per_dim"}), STATS)
     assert per_dim == pytest.approx(RMS / STATS["step_std"].numel() ** 0.5)
+    # unresolved `auto` (a config built without the run's resolution): the recipe's rms_step
+    assert noise_unit(OmegaConf.create({"noise_unit": "auto"}), STATS) == pytest.approx(RMS)
     with pytest.raises(ValueError, match="noise unit"):
         noise_unit(OmegaConf.create({"noise_unit": "cm"}), STATS)
 
