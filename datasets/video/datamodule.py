@@ -25,18 +25,18 @@ Evaluation, with the generated latents decoded to frames:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from datasets.episode_windows import SPLITS, EpisodeWindowsDataModule
 from datasets.video.episodes import FrameEpisodes, cached_frame_episodes
+from datasets.video.schema import VideoSchema
 from datasets.video.sources import SOURCES, action_names, games, play_field_crop, record
 from datasets.windows import episode_windows
 from utils.config_checks import ConfigError, check, is_int, positive_int
@@ -48,52 +48,6 @@ STD_FLOOR = 0.1
 #: the frame scores drawn over the horizon (`curves`)
 CURVE_KEYS = ("histogram_distance", "sharpness_ratio", "edge_energy_ratio", "motion_ratio",
               "frames_ok_rate", "ball_ok_rate", "paddles_ok_rate")
-
-
-@dataclass
-class TokenizerSchema:
-    """`dataset.tokenizer`: where it comes from, its architecture and its training."""
-
-    load: Any = None            # a tokenizer.pt or a run folder holding tokenizer/tokenizer.pt
-    latent_channels: int = MISSING
-    width: int = MISSING
-    downsamples: int = MISSING
-    blocks: int = MISSING
-    patch: int = MISSING
-    steps: int = MISSING
-    batch_size: int = MISSING
-    lr: float = MISSING
-    foreground_weight: float = MISSING
-    latent_noise: float = MISSING
-    latent_penalty: float = MISSING
-
-
-@dataclass
-class VideoSchema:
-    """The `dataset` keys of a video dataset and their types (`check_config`: the ranges)."""
-
-    name: str = MISSING
-    source: str = MISSING               # atari | crafter
-    game: str = MISSING                 # atari: pong | breakout; crafter: crafter
-    size: int = MISSING                 # frames are size x size
-    grey: bool = MISSING                # one channel (luma) or RGB
-    policy: dict = field(default_factory=dict)
-    episodes: dict = MISSING            # {train: N, validation: N, test: N}
-    episode_length: int = MISSING       # tokens (frames) per episode
-    data_seed: int = 0
-    cache_dir: str = "data/video"
-    tokenizer: TokenizerSchema = field(default_factory=TokenizerSchema)
-    train_length: int = MISSING
-    context_tokens: int = MISSING
-    forecast_horizon: int = MISSING
-    forecast_stride: int = MISSING
-    rollout_horizon: int = MISSING
-    num_eval_batches: int = MISSING
-    frame_eval_samples: int = MISSING   # rollouts / forecast paths per window decoded and scored
-    video_samples: int = MISSING        # rollouts written as video beside the real episode
-    tasks: list[str] = MISSING
-    long_horizon: int = MISSING
-    eval_horizons: list[int] = MISSING
 
 
 class VideoDataModule(EpisodeWindowsDataModule):
@@ -208,7 +162,8 @@ class VideoDataModule(EpisodeWindowsDataModule):
         frames`, `frame_shape`, `latent_dim`, `check_frames`) for the tokens."""
         tokenizer.check_frames((*self.frame_shape,), f"dataset={self.cfg.name}'s frames")
         self.tokenizer = tokenizer
-        self.__dict__.pop("values", None)
+        for derived in ("values", "_tokenizer_scores"):  # what the old tokens made
+            self.__dict__.pop(derived, None)
 
     def _require_tokenizer(self) -> Any:
         if self.tokenizer is None:
@@ -331,31 +286,54 @@ class VideoDataModule(EpisodeWindowsDataModule):
 
         return object_checks(self.cfg.game, frames, self.crop, int(self.cfg.size))
 
+    def window_scores(self, frames: np.ndarray) -> dict[str, float]:
+        """Object checks and frame statistics of frames `[N, T, H, W, C]` against the test
+        episodes' frames (`utils.metrics.frames.frame_statistics`)."""
+        from utils.metrics.frames import frame_statistics
+
+        return {**self.frame_scores(frames), **frame_statistics(frames, self.reference_summary)}
+
+    @cached_property
+    def reference_summary(self) -> Any:
+        """The test episodes' frames summarised once (`utils.metrics.frames.summarise_frames`):
+        every window of every rollout and horizon is compared with them."""
+        from utils.metrics.frames import summarise_frames
+
+        return summarise_frames(self.split_frames("test"))
+
+    @cached_property
+    def data_scores(self) -> dict[str, float]:
+        """The data's own object checks (`*_data`), on frames of play: token 0 is the screen
+        after reset, which Pong shows in another palette, with no paddles and no ball."""
+        return {f"{k}_data": v for k, v in self.frame_scores(self.split_frames("test")[:, 1:])
+                .items()}
+
+    def tokenizer_scores(self, num: int, length: int) -> dict[str, float]:
+        """The ceiling (`*_tokenizer`): `num` real test windows of `length` frames through the
+        tokenizer's round trip, scored as rollouts are (the intensity histograms of a flat Atari
+        background move with a grey level); computed once per size."""
+        cache = self.__dict__.setdefault("_tokenizer_scores", {})
+        if (num, length) not in cache:
+            real = self.decode(self.ground_truth(num, length))
+            cache[num, length] = {f"{k}_tokenizer": v
+                                  for k, v in self.window_scores(real).items()}
+        return cache[num, length]
+
     def evaluate(self, samples: Tensor) -> dict[str, float]:
         """Rollouts `[N, T, D + A]`: the first `frame_eval_samples` decoded, and on their first
         and last training-length windows the object checks and the frame statistics against the
-        test episodes' frames (`utils.metrics.frames.frame_statistics`), with the data's own
-        object checks (`*_data`) and the same scores of real windows through the tokenizer's
-        round trip (`*_tokenizer`: the best a model of these tokens can do); then the latents'
-        window distances every dataset gets."""
-        from utils.metrics.frames import frame_statistics
-
+        test episodes' frames (`window_scores`), with the data's own object checks (`*_data`)
+        and the same scores of real windows through the tokenizer's round trip (`*_tokenizer`:
+        the best a model of these tokens can do); then the latents' window distances every
+        dataset gets."""
         W = self.metric_window(samples)
         n = min(samples.shape[0], int(self.cfg.frame_eval_samples))
-        reference = self.split_frames("test")
         metrics: dict[str, float] = {}
         for where, window in (("first", samples[:n, :W]), ("last", samples[:n, -W:])):
-            frames = self.decode(window)
-            scores = {**self.frame_scores(frames), **frame_statistics(frames, reference)}
+            scores = self.window_scores(self.decode(window))
             metrics.update({f"{k}_{where}": v for k, v in scores.items()})
-        # the data's own, on frames of play (token 0 is the screen after reset: Pong shows it in
-        # another palette, with no paddles and no ball)
-        metrics.update({f"{k}_data": v for k, v in self.frame_scores(reference[:, 1:]).items()})
-        # the ceiling: real test windows through the tokenizer's round trip, scored the same way
-        # (the intensity histograms of a flat Atari background move with a grey level)
-        real = self.decode(self.ground_truth(n, W))
-        ceiling = {**self.frame_scores(real), **frame_statistics(real, reference)}
-        metrics.update({f"{k}_tokenizer": v for k, v in ceiling.items()})
+        metrics.update(self.data_scores)
+        metrics.update(self.tokenizer_scores(n, W))
         return {**metrics, **super().evaluate(samples)}
 
     def curves(self, samples: Tensor) -> dict[str, list[float]]:
@@ -363,16 +341,12 @@ class VideoDataModule(EpisodeWindowsDataModule):
         the first `frame_eval_samples` rollouts decoded: the frame statistics against the test
         episodes' frames and the object checks' `frames_ok_rate` (the latents' energy
         distances of the base class cost minutes here and say less)."""
-        from utils.metrics.frames import frame_statistics
-
         W = self.metric_window(samples)
         n = min(samples.shape[0], int(self.cfg.frame_eval_samples))
         frames = self.decode(samples[:n])
-        reference = self.split_frames("test")
         curves: dict[str, list[float]] = {"window_end": []}
         for end in range(W, samples.shape[1] + 1, max(1, W // 2)):
-            window = frames[:, end - W:end]
-            scores = {**frame_statistics(window, reference), **self.frame_scores(window)}
+            scores = self.window_scores(frames[:, end - W:end])
             curves["window_end"].append(end)
             for key in CURVE_KEYS:
                 if key in scores:

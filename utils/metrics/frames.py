@@ -10,6 +10,7 @@ scale; `data_range` says otherwise).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from skimage.metrics import structural_similarity
@@ -176,12 +177,31 @@ def _ratio(gen: float, ref: float) -> float:
     return gen / ref
 
 
-def frame_statistics(gen: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+@dataclass(frozen=True)
+class FrameSummary:
+    """What `frame_statistics` needs of a set of frames, computed once (`summarise_frames`): the
+    data's side of every comparison, reused across windows and horizons."""
+
+    shape: tuple[int, ...]     # (H, W, C)
+    histograms: np.ndarray     # [C, 256]
+    edge_energy: float
+    sharpness: float
+    motion: float
+
+
+def summarise_frames(frames: np.ndarray) -> FrameSummary:
+    """The `FrameSummary` of frames `[N, T, H, W, C]`."""
+    _check_frames(frames, "ref", ndim=5)
+    return FrameSummary(tuple(frames.shape[2:]), value_histograms(frames), edge_energy(frames),
+                        sharpness(frames), motion(frames))
+
+
+def frame_statistics(gen: np.ndarray, ref: np.ndarray | FrameSummary) -> dict[str, float]:
     """Long-horizon statistics of generated frames against the data's, with no aligned truth.
 
     Args:
         gen: `[N, T, H, W, C]` generated frames (uint8).
-        ref: `[M, T2, H, W, C]` frames of the data (same H, W, C).
+        ref: `[M, T2, H, W, C]` frames of the data (same H, W, C), or their `summarise_frames`.
 
     Returns:
         histogram_distance: total variation between the pooled histograms of pixel values
@@ -194,15 +214,15 @@ def frame_statistics(gen: np.ndarray, ref: np.ndarray) -> dict[str, float]:
         Ratios are 1.0 when both sides are 0 and inf when only the data's is.
     """
     _check_frames(gen, "gen", ndim=5)
-    _check_frames(ref, "ref", ndim=5)
-    if gen.shape[2:] != ref.shape[2:]:
-        raise ValueError(f"gen and ref frames differ: {gen.shape[2:]} and {ref.shape[2:]}")
-    hist_gen, hist_ref = value_histograms(gen), value_histograms(ref)
-    cdf_gap = np.abs(np.cumsum(hist_gen, axis=1) - np.cumsum(hist_ref, axis=1))
+    ref = ref if isinstance(ref, FrameSummary) else summarise_frames(ref)
+    if tuple(gen.shape[2:]) != ref.shape:
+        raise ValueError(f"gen and ref frames differ: {gen.shape[2:]} and {ref.shape}")
+    hist_gen = value_histograms(gen)
+    cdf_gap = np.abs(np.cumsum(hist_gen, axis=1) - np.cumsum(ref.histograms, axis=1))
     return {
-        "histogram_distance": float(0.5 * np.abs(hist_gen - hist_ref).sum(axis=1).mean()),
+        "histogram_distance": float(0.5 * np.abs(hist_gen - ref.histograms).sum(axis=1).mean()),
         "intensity_wasserstein": float(cdf_gap.sum(axis=1).mean()),
-        "edge_energy_ratio": _ratio(edge_energy(gen), edge_energy(ref)),
-        "sharpness_ratio": _ratio(sharpness(gen), sharpness(ref)),
-        "motion_ratio": _ratio(motion(gen), motion(ref)),
+        "edge_energy_ratio": _ratio(edge_energy(gen), ref.edge_energy),
+        "sharpness_ratio": _ratio(sharpness(gen), ref.sharpness),
+        "motion_ratio": _ratio(motion(gen), ref.motion),
     }
