@@ -73,8 +73,9 @@ def test_noise_unit_is_data_or_the_rms_step() -> None:
     assert noise_unit(OmegaConf.create({"noise_unit": "rms_step"}), STATS) == pytest.approx(RMS)
     per_dim = noise_unit(OmegaConf.create({"noise_unit": "rms_step_per_dim"}), STATS)
     assert per_dim == pytest.approx(RMS / STATS["step_std"].numel() ** 0.5)
-    # unresolved `auto` (a config built without the run's resolution): the recipe's rms_step
-    assert noise_unit(OmegaConf.create({"noise_unit": "auto"}), STATS) == pytest.approx(RMS)
+    # `auto` means the dataset's unit: resolved before any model is built, never guessed here
+    with pytest.raises(ValueError, match="resolved by the dataset"):
+        noise_unit(OmegaConf.create({"noise_unit": "auto"}), STATS)
     with pytest.raises(ValueError, match="noise unit"):
         noise_unit(OmegaConf.create({"noise_unit": "cm"}), STATS)
 

@@ -177,9 +177,11 @@ def test_frame_start_none_has_no_start_layer_and_position_does() -> None:
 
 def test_heading_rollout_and_training_loss_run() -> None:
     from algorithms.flow_forcing.module import OneStepDiffusionForcing
+    from experiments.components import resolve_auto
 
     cfg = composed("algorithm.frame=heading", "algorithm.backbone.hidden_size=16",
                    "algorithm.head.width=16", "algorithm.head.time_dim=8")
+    resolve_auto(cfg)  # as every run does: `auto` choices become the dataset's values
     model = OneStepDiffusionForcing(cfg.algorithm, cfg.experiment.training, 2, STATS)
     assert isinstance(model.network, HeadingFlowNetwork)
     loss, _ = model.training_loss(model.network, arcs(4, 12).float())

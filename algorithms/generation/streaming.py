@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from algorithms.generation.sampler import StreamingSampler
 from algorithms.generation.solvers import euler_solve, flow_euler_solve
 from algorithms.networks.build import build_network
-from algorithms.networks.context import AUTO_NOISE_UNIT, unit_value
+from algorithms.networks.context import unit_value
 
 STATISTICS = ("token_mean", "token_std", "first_mean", "first_std", "step_mean", "step_std")
 WEIGHT_PREFIXES = {"ema": "ema.module.", "raw": "network."}
@@ -128,7 +128,6 @@ def checkpoint_noise_unit(network: nn.Module, config: dict[str, Any]) -> float:
     """`context.noise_unit` in data units, as `TrajectoryModel.noise_unit`, from the loaded
     network's step statistics (the data's RMS step) where the unit is `rms_step[_per_dim]`."""
     unit = (config.get("context") or {}).get("noise_unit", "data")
-    unit = AUTO_NOISE_UNIT if unit == "auto" else unit  # checkpoints store the resolved unit
     if unit == "data":
         return 1.0
     space = network.token_space

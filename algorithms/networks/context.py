@@ -61,8 +61,9 @@ def noise_unit(context_cfg, statistics: dict[str, Tensor]) -> float:
     (1.0), or the data's RMS step (its length, or per coordinate), so that the corruption scales
     with how far a token moves (the same recipe then fits arcs of any radius and speed)."""
     unit = context_cfg.get("noise_unit", "data")
-    if unit == "auto":  # a config built without the run's resolution: the recipe's own unit
-        unit = AUTO_NOISE_UNIT
+    if unit == "auto":  # what it means depends on the dataset: resolved before any build
+        raise ValueError("algorithm.context.noise_unit=auto is resolved by the dataset "
+                         "(experiments.components.resolve_auto) before the model is built")
     if unit not in NOISE_UNITS:
         raise ValueError(f"unknown context noise unit {unit!r}; choose one of {NOISE_UNITS}")
     return unit_value(unit, statistics)
