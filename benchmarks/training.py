@@ -36,7 +36,7 @@ def train_step_fn(algo: TrajectoryModel, cfg: DictConfig, schedule: bool = False
     algo.train()
 
     def train_step(batch: torch.Tensor) -> None:
-        loss, _ = algo.batch_loss(algo.network, batch)
+        loss, _ = algo.batch_loss(algo.network, batch, train=True)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(algo.network.parameters(), clip)

@@ -51,10 +51,28 @@ def check_network_config(cfg: DictConfig) -> None:
           "a positive even integer")
     check(cfg, "algorithm.head.time_scale", positive, "a positive number")
     check_frame_config(cfg)
+    check_burn_in(cfg)
     check_generation_context(cfg)
     check_evaluation_config(cfg)
     check(cfg, "algorithm.ema.decay", lambda v: v is None or (is_number(v) and 0 <= v < 1),
           "null or a number in [0, 1)")
+
+
+def check_burn_in(cfg: DictConfig) -> None:
+    """`algorithm.burn_in.loss_tokens`: null or a positive integer, with a network whose
+    recurrence reads the context alone (the seed's reruns it per flow time) and a context that
+    does not depend on the flow times (the surrogate is drawn from them)."""
+    tokens = OmegaConf.select(cfg, "algorithm.burn_in.loss_tokens", default=None)
+    if tokens is None:
+        return
+    check(cfg, "algorithm.burn_in.loss_tokens", lambda v: is_int(v) and v >= 2,
+          "null or an integer >= 2")
+    if cfg.algorithm.network.kind == "seed":
+        raise ConfigError("algorithm.burn_in.loss_tokens: needs algorithm.network.kind=split (the "
+                          "seed's network reruns its recurrence at every flow time)")
+    if cfg.algorithm.context.corruption == "surrogate":
+        raise ConfigError("algorithm.burn_in.loss_tokens: needs algorithm.context.corruption="
+                          "gaussian or clean (the surrogate is drawn from every token's flow time)")
 
 
 def check_level_input(cfg: DictConfig) -> None:

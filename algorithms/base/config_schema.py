@@ -88,6 +88,14 @@ class GenerationSchema:
 
 
 @dataclass
+class BurnInSchema:
+    """`algorithm.burn_in` (absent: off): the loss on one window of the training sequence, the
+    tokens before it read by the recurrence without gradient (`TrajectoryModel.loss_window`)."""
+
+    loss_tokens: Optional[int] = None  # null: the loss covers the whole sequence
+
+
+@dataclass
 class TrajectoryModelSchema:
     name: str = MISSING
     token_space: TokenSpace = MISSING
@@ -100,3 +108,4 @@ class TrajectoryModelSchema:
     head: HeadSchema = field(default_factory=HeadSchema)
     ema: EmaSchema = field(default_factory=EmaSchema)
     evaluation: EvaluationSchema = field(default_factory=EvaluationSchema)
+    burn_in: BurnInSchema = field(default_factory=BurnInSchema)

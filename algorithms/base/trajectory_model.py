@@ -19,6 +19,7 @@ from algorithms.generation.sampler import rollout, split_channels
 from algorithms.networks.build import build_network
 from algorithms.networks.context import given_dim, noise_unit
 from algorithms.networks.flow_network import FlowNetwork
+from utils.config_checks import ConfigError
 from utils.seeding import stream_generator, stream_seed
 
 # Noise streams, separate from every data stream. Training noise is reseeded at every step from
@@ -69,15 +70,36 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         check_network_config(cfg)
 
     @abc.abstractmethod
-    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None
-                      ) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None,
+                      burn_in: int = 0) -> tuple[Tensor, dict[str, Tensor]]:
         """x `[B, T, G]` generated channels, given `[B, T, C]` (None: the data have none) ->
         (loss, named detached parts). The loss is on x only: given channels are read, never
-        generated."""
+        generated. With `burn_in` > 0 it is on tokens `burn_in..T − 1` alone: the earlier ones
+        are context the recurrence reads without gradient (`FlowNetwork.encode`)."""
 
-    def batch_loss(self, network: FlowNetwork, batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """The loss of a data batch `[B, T, G + C]`, split into its generated and given parts."""
-        return self.training_loss(network, *split_channels(batch, self.token_dim))
+    def batch_loss(self, network: FlowNetwork, batch: Tensor, train: bool = False
+                   ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss of a data batch `[B, T, G + C]`, split into its generated and given parts;
+        in training, on the window `loss_window` draws (the whole sequence by default)."""
+        burn_in, end = self.loss_window(batch.shape[1]) if train else (0, batch.shape[1])
+        return self.training_loss(network, *split_channels(batch[:, :end], self.token_dim),
+                                  burn_in=burn_in)
+
+    def loss_window(self, length: int) -> tuple[int, int]:
+        """The training loss's tokens `[start, end)` of a `length`-token batch: all of them, or
+        with `algorithm.burn_in.loss_tokens = n` one of its `length // n` consecutive n-token
+        windows, drawn uniformly per batch (torch's generator, seeded per step). The tokens
+        before it warm the recurrence without gradient, so the loss meets recurrent states up
+        to `length` tokens old while backpropagation runs through n (issue 29: the one-step
+        model's bias appears once the state is older than the training length)."""
+        n = (self.cfg.get("burn_in") or {}).get("loss_tokens")
+        if n is None:
+            return 0, length
+        if n > length:
+            raise ConfigError(f"algorithm.burn_in.loss_tokens={n}: more than the {length} tokens "
+                              f"of a training sequence; lower it or lengthen the sequences")
+        start = n * int(torch.randint(length // n, ()))
+        return start, start + n
 
     @property
     def generation_network(self) -> FlowNetwork:
@@ -99,7 +121,7 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
     on_test_batch_start = on_validation_batch_start
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor | None:
-        loss, parts = self.batch_loss(self.network, batch)
+        loss, parts = self.batch_loss(self.network, batch, train=True)
         if not torch.isfinite(loss):
             # Skip a bounded number of bad batches (`max_bad_steps`), then stop: returning
             # None makes Lightning skip the backward pass and the optimiser step.

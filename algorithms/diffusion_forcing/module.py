@@ -67,11 +67,12 @@ class DiffusionForcing(TrajectoryModel):
         check(cfg, "algorithm.sampling.chunk", positive_int, "a positive integer")
         check(cfg, "algorithm.sampling.stabilization_noise", non_negative, "a non-negative number")
 
-    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None
-                      ) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None,
+                      burn_in: int = 0) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.cfg
-        t = sample_times(x.shape[:-1], cfg.time_sampler.kind, device=x.device)["t0"]
-        noise = torch.randn_like(x)
+        window = x[:, burn_in:]  # the tokens the loss is on (all of them by default)
+        t = sample_times(window.shape[:-1], cfg.time_sampler.kind, device=x.device)["t0"]
+        noise = torch.randn_like(window)
         level = None
         if cfg.context.corruption == "gaussian":
             corrupted, sigma = gaussian_corruption(x, cfg.context.noise_max * self.noise_unit,
@@ -79,8 +80,8 @@ class DiffusionForcing(TrajectoryModel):
             context, level = shift_right(corrupted), shift_right(sigma)
         else:
             context = shift_right(x)
-        y = network.token_space.encode(x, context)
-        h = network.encode(context, level if network.reads_level else None, given)
+        y = network.token_space.encode(x, context)[:, burn_in:]
+        h = network.encode(context, level if network.reads_level else None, given, burn_in)
         flow = F.mse_loss(network.velocity(h, lerp(noise, y, t), t, t), y - noise)
         return flow, {"flow": flow.detach()}
 

@@ -111,15 +111,16 @@ class OneStepDiffusionForcing(TrajectoryModel):
         z2 = lerp(noise, network.token_space.encode(x, zeros), times["t2"])
         return shift_right(network.token_space.decode(z2, zeros)), None
 
-    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None
-                      ) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None,
+                      burn_in: int = 0) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.cfg
-        times = sample_times(x.shape[:-1], cfg.time_sampler.kind,
+        window = x[:, burn_in:]  # the tokens the loss is on (all of them by default)
+        times = sample_times(window.shape[:-1], cfg.time_sampler.kind,
                              cfg.time_sampler.full_jump_prob, device=x.device)
-        noise = torch.randn_like(x)
+        noise = torch.randn_like(window)
         context, level = self.make_context(network, x, noise, times)
-        y = network.token_space.encode(x, context)
-        h = network.encode(context, level if network.reads_level else None, given)
+        y = network.token_space.encode(x, context)[:, burn_in:]
+        h = network.encode(context, level if network.reads_level else None, given, burn_in)
 
         def velocity(z: Tensor, t_start: Tensor, t_end: Tensor) -> Tensor:
             return network.velocity(h, z, t_start, t_end)
@@ -128,6 +129,8 @@ class OneStepDiffusionForcing(TrajectoryModel):
             t_start, t_end = meanflow_times(times, cfg.loss.meanflow_distinct_prob)
             return meanflow_loss(velocity, y, noise, t_start, t_end, cfg.loss.adaptive_p,
                                  cfg.loss.adaptive_c)
-        weight = start_weights(x.shape[1], cfg.loss.get("start_weight", 1.0), x.device)
+        # the start's weight where the window holds the start (tokens 0 and 1)
+        weight = start_weights(window.shape[1], cfg.loss.get("start_weight", 1.0) if burn_in == 0
+                               else 1.0, x.device)
         return shortcut_flow_loss(velocity, y, noise, times, cfg.loss.flow_weight,
                                   cfg.loss.shortcut_weight, weight)

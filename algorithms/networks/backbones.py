@@ -4,13 +4,18 @@ and the carried state has a fixed size, whatever the number of tokens generated.
 
 Every backbone has this interface (`algorithm.backbone.name` picks one from `BACKBONES`):
     sequence(inputs `[B, T, I]`) -> outputs `[B, T, H]`        (zero initial state)
+    scan(inputs `[B, T, I]`, state or None) -> outputs, state   (from a carried state)
     step(input `[B, I]`, state or None) -> output `[B, H]`, state
+`scan` over a sequence equals `scan` over its first part then over the rest from the state it
+returned, and `step` token by token: `recur` uses that to warm the state on a prefix without
+gradient (`algorithm.burn_in`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
 from torch import Tensor, nn
 
 from algorithms.networks.min_rnn import MinRNN
@@ -23,6 +28,7 @@ class RecurrentBackbone(nn.Module):
     """Wraps `nn.GRU` / `nn.LSTM` (batch first).
 
     sequence: inputs `[B, T, I]` -> outputs `[B, T, H]` (zero initial state).
+    scan:     inputs `[B, T, I]`, state or None -> outputs, final state.
     step:     input `[B, I]`, state -> output `[B, H]`, new state.
     """
 
@@ -40,6 +46,9 @@ class RecurrentBackbone(nn.Module):
     def sequence(self, inputs: Tensor) -> Tensor:
         outputs, _ = self.rnn(inputs)
         return outputs
+
+    def scan(self, inputs: Tensor, state: State | None) -> tuple[Tensor, State]:
+        return self.rnn(inputs, state)
 
     def step(self, inputs: Tensor, state: State | None) -> tuple[Tensor, State]:
         outputs, state = self.rnn(inputs.unsqueeze(1), state)
@@ -74,6 +83,18 @@ def build_backbone(name: str, input_size: int, hidden_size: int, num_layers: int
     if name not in _BUILDERS:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     return _BUILDERS[name](input_size, hidden_size, resolve_layers(name, num_layers), dropout)
+
+
+def recur(backbone: nn.Module, inputs: Tensor, burn_in: int = 0) -> Tensor:
+    """The backbone's outputs `[B, T − burn_in, H]` for the inputs `[B, T, I]` after the first
+    `burn_in`: those only warm the state, without gradient (no graph is kept for them), so the
+    outputs are those of the whole sequence while backpropagation covers the rest alone.
+    `burn_in=0` is `backbone.sequence(inputs)`."""
+    if burn_in <= 0:
+        return backbone.sequence(inputs)
+    with torch.no_grad():
+        _, state = backbone.scan(inputs[:, :burn_in], None)
+    return backbone.scan(inputs[:, burn_in:], state)[0]
 
 
 def state_numel(state: State) -> int:

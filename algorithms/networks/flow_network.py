@@ -16,7 +16,7 @@ from typing import Callable
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from algorithms.networks.backbones import State, build_backbone
+from algorithms.networks.backbones import State, build_backbone, recur
 from algorithms.networks.context import ContextFeatures
 from algorithms.networks.flow_head import FlowHead
 from algorithms.networks.token_space import TokenSpace
@@ -58,13 +58,14 @@ class FlowNetwork(nn.Module):
         """The given channels C read per token (context.py), 0 when the data have none."""
         return self.context_features.given.size
 
-    def encode(self, context: Tensor, level: Tensor | None = None, given: Tensor | None = None
-               ) -> Tensor:
+    def encode(self, context: Tensor, level: Tensor | None = None, given: Tensor | None = None,
+               burn_in: int = 0) -> Tensor:
         """context `[B, T, D]` (row j = token shown to token j; row 0 ignored), its corruption
         level `[B, T, 1]` (None: clean) and each token's own given channels `[B, T, C]` (None:
-        the data have none) -> the heads' conditioning `[B, T, W]`."""
+        the data have none) -> the heads' conditioning `[B, T − burn_in, W]` of the tokens after
+        the first `burn_in`, which only warm the recurrence, without gradient (`recur`)."""
         features = self.context_features.sequence(context, level, given)
-        return self.head.condition(self.backbone.sequence(features))
+        return self.head.condition(recur(self.backbone, features, burn_in))
 
     def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,
                     level: Tensor | None = None, given: Tensor | None = None

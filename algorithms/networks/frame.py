@@ -35,7 +35,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from algorithms.networks.backbones import State
+from algorithms.networks.backbones import State, recur
 from algorithms.networks.context import LevelInput, rms_step, shift_right
 from algorithms.networks.flow_network import Solver, build_backbone_and_head
 
@@ -194,12 +194,13 @@ class HeadingFlowNetwork(nn.Module):
     def reads_level(self) -> bool:
         return bool(self.context_features.level.size)
 
-    def encode(self, context: Tensor, level: Tensor | None = None, given: None = None) -> Tensor:
+    def encode(self, context: Tensor, level: Tensor | None = None, given: None = None,
+               burn_in: int = 0) -> Tensor:
         features = self.context_features.sequence(context, level)
-        c = self.head.condition(self.backbone.sequence(features))
+        c = self.head.condition(recur(self.backbone, features, burn_in))
         if self.start is not None:
-            second = (_row_index(context) == 1).to(c.dtype)
-            c = c + second * self.start(self.context_features.start(context))
+            second = (_row_index(context) == 1).to(c.dtype)[:, burn_in:]
+            c = c + second * self.start(self.context_features.start(context))[:, burn_in:]
         return c
 
     def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,

@@ -35,10 +35,16 @@ def g(x: Tensor) -> Tensor:
     return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
 
 
-def log_space_scan(log_a: Tensor, log_b: Tensor) -> Tensor:
-    """h_t = a_t ⊙ h_{t−1} + b_t from h_0 = 0, for a, b > 0 given as logs `[B, T, H]` -> h."""
+def log_space_scan(log_a: Tensor, log_b: Tensor, h0: Tensor | None = None) -> Tensor:
+    """h_t = a_t ⊙ h_{t−1} + b_t for a, b > 0 given as logs `[B, T, H]` -> h, from h_0 = 0 or
+    from a positive carried state h0 `[B, H]` (h_t = A_t·h0 + the sum from zero: log h0 joins
+    the cumulative log-sum as one more term)."""
     a_star = log_a.cumsum(dim=1)
-    return (a_star + torch.logcumsumexp(log_b - a_star, dim=1)).exp()
+    terms = torch.logcumsumexp(log_b - a_star, dim=1)
+    if h0 is not None:
+        terms = torch.logaddexp(terms, h0.clamp_min(torch.finfo(h0.dtype).tiny).log()
+                                .unsqueeze(1))
+    return (a_star + terms).exp()
 
 
 class MinGRULayer(nn.Module):
@@ -48,10 +54,10 @@ class MinGRULayer(nn.Module):
         super().__init__()
         self.to_gate_and_candidate = nn.Linear(input_size, 2 * hidden_size)
 
-    def sequence(self, x: Tensor) -> Tensor:
+    def sequence(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
         k, candidate = self.to_gate_and_candidate(x).chunk(2, dim=-1)
         # log z = −softplus(−k), log(1 − z) = −softplus(k)
-        return log_space_scan(-F.softplus(k), -F.softplus(-k) + log_g(candidate))
+        return log_space_scan(-F.softplus(k), -F.softplus(-k) + log_g(candidate), h0)
 
     def step(self, x: Tensor, h: Tensor) -> Tensor:
         k, candidate = self.to_gate_and_candidate(x).chunk(2, dim=-1)
@@ -66,11 +72,11 @@ class MinLSTMLayer(nn.Module):
         super().__init__()
         self.to_gates_and_candidate = nn.Linear(input_size, 3 * hidden_size)
 
-    def sequence(self, x: Tensor) -> Tensor:
+    def sequence(self, x: Tensor, h0: Tensor | None = None) -> Tensor:
         f, i, candidate = self.to_gates_and_candidate(x).chunk(3, dim=-1)
         # log f' = −softplus(d), log i' = −softplus(−d), d = log i − log f
         d = F.softplus(-f) - F.softplus(-i)
-        return log_space_scan(-F.softplus(d), -F.softplus(-d) + log_g(candidate))
+        return log_space_scan(-F.softplus(d), -F.softplus(-d) + log_g(candidate), h0)
 
     def step(self, x: Tensor, h: Tensor) -> Tensor:
         f, i, candidate = self.to_gates_and_candidate(x).chunk(3, dim=-1)
@@ -82,6 +88,7 @@ class MinRNN(nn.Module):
     """A stack of minGRU or minLSTM layers with the backbone interface.
 
     sequence: inputs `[B, T, I]` -> outputs `[B, T, H]` (zero initial state, log-space scan).
+    scan:     inputs `[B, T, I]`, state `[L, B, H]` or None -> outputs, final state.
     step:     input `[B, I]`, state `[L, B, H]` or None -> output `[B, H]`, new state `[L, B, H]`.
     The state is the last hidden vector of every layer: its size does not depend on T.
     """
@@ -101,10 +108,15 @@ class MinRNN(nn.Module):
         self.dropout = nn.Dropout(dropout if num_layers > 1 else 0.0)
 
     def sequence(self, inputs: Tensor) -> Tensor:
-        x = inputs
+        return self.scan(inputs, None)[0]
+
+    def scan(self, inputs: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        x, last = inputs, []
         for i, layer in enumerate(self.layers):
-            x = layer.sequence(self.dropout(x) if i > 0 else x)
-        return x
+            x = layer.sequence(self.dropout(x) if i > 0 else x,
+                               None if state is None else state[i])
+            last.append(x[:, -1])
+        return x, torch.stack(last)
 
     def step(self, inputs: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
         if state is None:

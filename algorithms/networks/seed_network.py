@@ -54,8 +54,12 @@ class SeedFlowNetwork(nn.Module):
         self.blocks = nn.Sequential(*[ResidualBlock(hidden) for _ in range(cfg.head.depth)])
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.SiLU(), nn.Linear(hidden, token_dim))
 
-    def encode(self, context: Tensor, level: None = None, given: None = None) -> Tensor:
-        """context `[B, T, D]` -> the context embedding `[B, T, W]` (no recurrence here)."""
+    def encode(self, context: Tensor, level: None = None, given: None = None, burn_in: int = 0
+               ) -> Tensor:
+        """context `[B, T, D]` -> the context embedding `[B, T, W]` (no recurrence here, so no
+        burn-in either: the config checks refuse one)."""
+        if burn_in:
+            raise ValueError("the seed's network has no recurrence over the context to warm")
         return self.embed_context(self.context_features.sequence(context))
 
     def encode_step(self, context: Tensor, previous: Tensor, index: int, state: State | None,

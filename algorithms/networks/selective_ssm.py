@@ -31,8 +31,8 @@ SSMState = tuple[Tensor, Tensor]  # conv windows `[L, B, E, k − 1]`, scan stat
 
 
 class SelectiveSSMLayer(nn.Module):
-    """The mixer above. `sequence` `[B, T, W]` -> `[B, T, W]`; `step` `[B, W]`, (window, h)
-    -> `[B, W]`, (window, h)."""
+    """The mixer above. `sequence` `[B, T, W]`, (window, h) or None -> `[B, T, W]`, (window,
+    h); `step` `[B, W]`, (window, h) -> `[B, W]`, (window, h)."""
 
     def __init__(self, width: int, state_size: int = 16, expand: int = 1, conv_size: int = 4,
                  dt_min: float = 1e-3, dt_max: float = 1e-1) -> None:
@@ -57,13 +57,19 @@ class SelectiveSSMLayer(nn.Module):
         dt, b, c = self.to_dt_b_c(x).split([self.rank, self.state_size, self.state_size], dim=-1)
         return F.softplus(self.dt_proj(dt)), b, c
 
-    def sequence(self, u: Tensor) -> Tensor:
+    def sequence(self, u: Tensor, state: SSMState | None = None) -> tuple[Tensor, SSMState]:
+        """u `[B, T, W]` from a carried (window, h) or zeros -> outputs, the final (window, h)."""
         x, gate = self.in_proj(u).chunk(2, dim=-1)
-        x = self.conv(F.pad(x.transpose(1, 2), (self.conv_size - 1, 0))).transpose(1, 2)
-        x = F.silu(x)
+        x = x.transpose(1, 2)
+        if state is None:
+            padded = F.pad(x, (self.conv_size - 1, 0))
+            h = u.new_zeros(u.shape[0], self.inner, self.state_size)
+        else:
+            padded, h = torch.cat([state[0], x], dim=-1), state[1]
+        window = padded[..., padded.shape[-1] - (self.conv_size - 1):]
+        x = F.silu(self.conv(padded).transpose(1, 2))
         dt, b, c = self._selection(x)
         A = -self.A_log.exp()
-        h = u.new_zeros(u.shape[0], self.inner, self.state_size)
         ys = []
         # The sequential scan: T small updates of a [B, E, N] state. Nothing of size
         # [B, T, E, N] is built, and the per-token slices come from one unbind (whose backward
@@ -73,7 +79,7 @@ class SelectiveSSMLayer(nn.Module):
             h = torch.exp(dt_t.unsqueeze(-1) * A) * h + drive
             ys.append((h * c_t.unsqueeze(-2)).sum(-1))
         y = torch.stack(ys, dim=1) + self.D * x
-        return self.out_proj(y * F.silu(gate))
+        return self.out_proj(y * F.silu(gate)), (window, h)
 
     def step(self, u: Tensor, state: SSMState) -> tuple[Tensor, SSMState]:
         window, h = state
@@ -91,6 +97,7 @@ class SelectiveSSM(nn.Module):
     """The residual stack with the backbone interface.
 
     sequence: inputs `[B, T, I]` -> outputs `[B, T, H]` (zero initial state).
+    scan:     inputs `[B, T, I]`, state or None -> outputs, final state (as `step`'s).
     step:     input `[B, I]`, state (windows `[L, B, E, k − 1]`, h `[L, B, E, N]`) or None
               -> output `[B, H]`, new state of the same fixed size.
     """
@@ -111,10 +118,17 @@ class SelectiveSSM(nn.Module):
         return self.dropout(out) if i < len(self.layers) - 1 else out
 
     def sequence(self, inputs: Tensor) -> Tensor:
-        u = self.input_proj(inputs)
+        return self.scan(inputs, None)[0]
+
+    def scan(self, inputs: Tensor, state: SSMState | None) -> tuple[Tensor, SSMState]:
+        u, windows, hs = self.input_proj(inputs), [], []
         for i, (norm, layer) in enumerate(zip(self.norms, self.layers)):
-            u = u + self._branch(i, layer.sequence(norm(u)))
-        return self.final_norm(u)
+            out, (window, h) = layer.sequence(norm(u), None if state is None
+                                              else (state[0][i], state[1][i]))
+            u = u + self._branch(i, out)
+            windows.append(window)
+            hs.append(h)
+        return self.final_norm(u), (torch.stack(windows), torch.stack(hs))
 
     def initial_state(self, batch: int, like: Tensor) -> SSMState:
         first = self.layers[0]

@@ -17,11 +17,11 @@ from algorithms.networks.flow_network import FlowNetwork
 
 
 class PredictiveBaseline(TrajectoryModel):
-    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None
-                      ) -> tuple[Tensor, dict[str, Tensor]]:
+    def training_loss(self, network: FlowNetwork, x: Tensor, given: Tensor | None = None,
+                      burn_in: int = 0) -> tuple[Tensor, dict[str, Tensor]]:
         context = shift_right(x)
-        y = network.token_space.encode(x, context)
-        h = network.encode(context, None, given)
+        y = network.token_space.encode(x, context)[:, burn_in:]
+        h = network.encode(context, None, given, burn_in)
         z = torch.randn_like(y)
         t_start = torch.zeros(y.shape[:-1], device=y.device)
         prediction = z + network.velocity(h, z, t_start, t_start + 1)
