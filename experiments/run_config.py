@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from experiments.components import declared_symmetries
-from utils.config_checks import validate
+from utils.config_checks import ConfigError, validate
 
 
 def registries() -> dict[str, dict[str, Any]]:
@@ -31,7 +31,19 @@ def validate_config(cfg: DictConfig) -> None:
 
     validate(cfg, registries())
     check_frame_symmetries(cfg, declared_symmetries(cfg))
+    check_burn_in_length(cfg)
     if cfg.get("cluster") is not None:  # cluster=<name>: its keys, checked beside the Slurm code
         from utils.cluster.config_checks import check_cluster_config
 
         check_cluster_config(cfg)
+
+
+def check_burn_in_length(cfg: DictConfig) -> None:
+    """`algorithm.burn_in.loss_tokens` fits in the training sequences (`dataset.train_length`,
+    the key every dataset names them by)."""
+    n = OmegaConf.select(cfg, "algorithm.burn_in.loss_tokens", default=None)
+    length = OmegaConf.select(cfg, "dataset.train_length", default=None)
+    if n is not None and length is not None and n > length:
+        raise ConfigError(f"algorithm.burn_in.loss_tokens={n}: more than the {length} tokens of "
+                          f"the dataset's training sequences; choose at most {length} or raise "
+                          f"dataset.train_length")

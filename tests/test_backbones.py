@@ -95,3 +95,37 @@ def test_generation_holds_a_fixed_size_state(name: str, kind: str) -> None:
     for _ in range(147):
         token = sampler.step()
     assert held() == size and torch.isfinite(token).all()
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("name", BACKBONES)
+def test_scan_carries_the_state_across_a_split(name: str, num_layers: int) -> None:
+    """scan over a sequence = scan over its first part, then over the rest from the state it
+    returned (the burn-in's premise); that state is the one the step mode carries."""
+    backbone = make(name, num_layers)
+    torch.manual_seed(2)
+    inputs = 2 * torch.randn(3, 17, 5)
+    with torch.no_grad():
+        whole = backbone.sequence(inputs)
+        for split in (1, 2, 6, 16):
+            first, state = backbone.scan(inputs[:, :split], None)
+            rest, _ = backbone.scan(inputs[:, split:], state)
+            assert torch.allclose(torch.cat([first, rest], 1), whole, atol=1e-5, rtol=1e-4)
+            stepped = None
+            for t in range(split):
+                _, stepped = backbone.step(inputs[:, t], stepped)
+            assert state_numel(stepped) == state_numel(state)
+            out, _ = backbone.step(inputs[:, split], stepped)
+            assert torch.allclose(out, whole[:, split], atol=1e-5, rtol=1e-4), (name, split)
+
+
+def test_log_space_scan_from_a_carried_state() -> None:
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 30, 4) * 0.99 + 0.005, torch.rand(2, 30, 4) + 0.01
+    h0 = torch.rand(2, 4) + 0.1
+    h, expected = h0, []
+    for t in range(30):
+        h = a[:, t] * h + b[:, t]
+        expected.append(h)
+    assert torch.allclose(log_space_scan(a.log(), b.log(), h0), torch.stack(expected, 1),
+                          rtol=1e-4)

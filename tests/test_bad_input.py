@@ -71,6 +71,12 @@ BAD_INPUTS = [
                                           "tokenizer, training, validation"),
     (["experiment.training.precision=8-bit"], "experiment.training.precision=8-bit: must be one"),
     (["algorithm.context.corruption=surrogate"], "algorithm.context.corruption=surrogate: needs"),
+    (["algorithm.burn_in.loss_tokens=1"], "algorithm.burn_in.loss_tokens=1: must be null or an "
+                                          "integer >= 2"),
+    (["algorithm=flow_forcing_seed", "algorithm.burn_in.loss_tokens=16"],
+     "algorithm.burn_in.loss_tokens: needs algorithm.network.kind=split"),
+    (["algorithm.burn_in.loss_tokens=100"], "algorithm.burn_in.loss_tokens=100: more than the 64 "
+                                            "tokens of the dataset's training sequences"),
     (["wandb.mode=sometimes"], "wandb.mode=sometimes: must be one of offline, online, disabled"),
     (["experiment.training.max_steps=0"], "experiment.training.max_steps=0: must be a positive"),
     (["experiment.training.batch_size=2.5"], "experiment.training.batch_size=2.5: must be"),

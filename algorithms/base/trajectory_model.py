@@ -98,7 +98,8 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         if n > length:
             raise ConfigError(f"algorithm.burn_in.loss_tokens={n}: more than the {length} tokens "
                               f"of a training sequence; lower it or lengthen the sequences")
-        start = n * int(torch.randint(length // n, ()))
+        windows = length // n  # one window: nothing drawn (the whole sequence when n = length)
+        start = n * int(torch.randint(windows, ())) if windows > 1 else 0
         return start, start + n
 
     @property
