@@ -17,7 +17,7 @@ from algorithms.base.config_checks import check_network_config
 from algorithms.base.config_schema import TrajectoryModelSchema
 from algorithms.generation.sampler import rollout, split_channels
 from algorithms.networks.build import build_network
-from algorithms.networks.context import given_dim, noise_unit
+from algorithms.networks.context import generation_noise, given_dim, noise_unit
 from algorithms.networks.flow_network import FlowNetwork
 from utils.config_checks import ConfigError
 from utils.seeding import stream_generator, stream_seed
@@ -208,15 +208,16 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
                        context_noise=noise, context_level=level, context=context, given=given)
 
-    def context_at_generation(self) -> tuple[float, float | None]:
+    def context_at_generation(self) -> tuple[float | Tensor, float | None]:
         """In data units: the stabilisation noise added to the generated tokens fed back
         (`algorithm.sampling.stabilization_noise`), and the level a network that reads its
         context's level is told (`sampling.context_level`; None: that noise). Both are given in
         `context.noise_unit`; an algorithm without a `sampling` block has 0 and None."""
         sampling = self.cfg.get("sampling") or {}
         level = sampling.get("context_level")
-        return (float(sampling.get("stabilization_noise", 0.0)) * self.noise_unit,
-                None if level is None else float(level) * self.noise_unit)
+        noise, level = generation_noise(float(sampling.get("stabilization_noise", 0.0)),
+                                        None if level is None else float(level), self.noise_unit)
+        return (noise.to(self.device) if isinstance(noise, Tensor) else noise), level
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The algorithm config travels with the weights, so a checkpoint says what it holds.

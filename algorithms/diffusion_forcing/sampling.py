@@ -20,6 +20,7 @@ from torch import Tensor
 
 from algorithms.generation.sampler import StreamingSampler, check_conditioning
 from algorithms.networks.backbones import State
+from algorithms.networks.context import has_noise
 from algorithms.networks.flow_network import FlowNetwork
 
 
@@ -83,7 +84,7 @@ def pyramid_rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: i
             W = min(chunk, horizon - start)
             noise = torch.randn(W, B, D, generator=generator, device=device)
             stabilization = torch.zeros_like(noise)
-            if context_noise > 0:
+            if has_noise(context_noise):
                 stabilization = context_noise * torch.randn(W, B, D, generator=generator,
                                                             device=device)
             chunk_given = (None if streams_given is None

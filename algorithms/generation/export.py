@@ -46,6 +46,7 @@ from torch.utils import _pytree as pytree
 
 from algorithms.generation.sampler import StreamingSampler
 from algorithms.generation.streaming import load_generation_network, make_sampler
+from algorithms.networks.context import has_noise
 
 METADATA = "stream.json"  # the extra file of every program: how to run it
 
@@ -105,14 +106,16 @@ def token_steps(sampler: StreamingSampler, metadata: dict[str, Any] | None = Non
     """The eager functions of tokens 0, 1, ... and of every token from `steady_index` on, and
     the metadata that runs them (state shapes with None for the batch dim; `metadata` added)."""
     network = sampler.network.eval()
-    if getattr(network, "reads_level", False) and sampler.context_noise > 0:
+    if getattr(network, "reads_level", False) and has_noise(sampler.context_noise):
         raise ValueError("a network that reads its context's level (algorithm.context."
                          "level_input=true) with stabilisation noise cannot be exported yet: "
                          "StreamingSampler.step draws the fed-back noise itself, and the level "
                          "it tells the network is that noise's scale")
     leaves, spec = pytree.tree_flatten(zero_state(sampler, 2))
     info = {"steady_index": steady_index(network), "nfe": sampler.nfe,
-            "token_dim": network.token_dim, "context_noise": sampler.context_noise,
+            "token_dim": network.token_dim, "context_noise": (sampler.context_noise.tolist()  # per channel: a list
+                                                if isinstance(sampler.context_noise, Tensor)
+                                                else sampler.context_noise),
             "state_shapes": [[None if d == b else n for d, n in enumerate(leaf.shape)]
                              for leaf, b in zip(leaves, batch_dims(sampler))],
             **(metadata or {})}
@@ -220,8 +223,10 @@ class ExportedStreams:
         program = self.programs[min(self.index, len(self.programs) - 1)]
         token, *self.state = program(self.context, self.previous, noise, *self.state)
         context = token
-        if self.info["context_noise"] > 0:
-            context = token + self.info["context_noise"] * torch.randn(
+        scale = self.info["context_noise"]
+        scale = torch.tensor(scale) if isinstance(scale, list) else scale
+        if has_noise(scale):
+            context = token + scale * torch.randn(
                 token.shape, generator=generator)
         self.previous, self.context = self.context, context
         self.index += 1

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from algorithms.generation.solvers import euler_solve
 from algorithms.networks.backbones import State
+from algorithms.networks.context import has_noise
 from algorithms.networks.flow_network import FlowNetwork, Solver
 
 
@@ -98,7 +99,7 @@ class StreamingSampler(nn.Module):
             first = torch.full(y.shape[:-1], self.index == 0, dtype=torch.bool, device=y.device)
             token = net.token_space.decode_step(y, self.context, first)
         context = token
-        if self.context_noise > 0:
+        if has_noise(self.context_noise):
             context = token + self.context_noise * torch.randn(
                 token.shape, generator=generator, device=token.device, dtype=token.dtype)
         self.previous, self.context = self.context, context

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from algorithms.generation.sampler import StreamingSampler
 from algorithms.generation.solvers import euler_solve, flow_euler_solve
 from algorithms.networks.build import build_network
-from algorithms.networks.context import unit_value
+from algorithms.networks.context import generation_noise, unit_value
 
 STATISTICS = ("token_mean", "token_std", "first_mean", "first_std", "step_mean", "step_std")
 WEIGHT_PREFIXES = {"ema": "ema.module.", "raw": "network."}
@@ -111,9 +111,11 @@ def make_sampler(network: nn.Module, config: dict[str, Any], nfe: int = 1) -> St
     """`StreamingSampler` set up as the algorithm's `sample` sets it up (see the docstring)."""
     sampling = config.get("sampling") or {}
     unit = checkpoint_noise_unit(network, config)
-    noise = float(sampling.get("stabilization_noise", 0.0)) * unit
     level = sampling.get("context_level")
-    level = None if level is None else float(level) * unit
+    noise, level = generation_noise(float(sampling.get("stabilization_noise", 0.0)),
+                                    None if level is None else float(level), unit)
+    if isinstance(noise, Tensor):  # per channel: on the network's device
+        noise = noise.to(next(network.parameters()).device)
     if config.get("name") != "diffusion_forcing":
         return StreamingSampler(network, nfe, euler_solve, noise, level)
 
@@ -124,7 +126,7 @@ def make_sampler(network: nn.Module, config: dict[str, Any], nfe: int = 1) -> St
     return StreamingSampler(network, nfe, flow_euler_solve, noise, level)
 
 
-def checkpoint_noise_unit(network: nn.Module, config: dict[str, Any]) -> float:
+def checkpoint_noise_unit(network: nn.Module, config: dict[str, Any]) -> float | Tensor:
     """`context.noise_unit` in data units, as `TrajectoryModel.noise_unit`, from the loaded
     network's step statistics (the data's RMS step) where the unit is `rms_step[_per_dim]`."""
     unit = (config.get("context") or {}).get("noise_unit", "data")

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 CORRUPTIONS = ("clean", "gaussian", "surrogate")
-NOISE_UNITS = ("data", "rms_step", "rms_step_per_dim")
+NOISE_UNITS = ("data", "rms_step", "rms_step_per_dim", "rms_step_per_channel")
 #: `context.noise_unit: auto` means this unless the dataset declares another (`NOISE_UNIT`)
 AUTO_NOISE_UNIT = "rms_step"
 FEATURES = ("position", "delta")
@@ -37,17 +37,24 @@ def shift_right(x: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
 
 
-def gaussian_corruption(x: Tensor, noise_max: float, clean_prob: float = 0.0
+def gaussian_corruption(x: Tensor, noise_max: float | Tensor, clean_prob: float = 0.0
                         ) -> tuple[Tensor, Tensor]:
     """x `[B, T, D]` + σ·ε with σ ~ U(0, noise_max) drawn per token -> (corrupted x, σ `[B, T, 1]`).
 
+    `noise_max` is a number (data units), or a vector `[D]` per channel (`rms_step_per_channel`):
+    then one u ~ U(0, 1) per token scales every channel's own maximum, and the σ returned is
+    u · `unit_scale(noise_max)`, the level summarised as one number.
     A share `clean_prob` of the sequences keeps a clean context (σ = 0 for every token): with the
     level input, the model then learns what to do after a clean history, which is what it is
     shown at generation (no draw is spent when clean_prob = 0)."""
-    sigma = noise_max * torch.rand(*x.shape[:-1], 1, device=x.device, dtype=x.dtype)
+    per_channel = isinstance(noise_max, Tensor)
+    sigma = (1.0 if per_channel else noise_max) * torch.rand(*x.shape[:-1], 1, device=x.device,
+                                                             dtype=x.dtype)
     if clean_prob > 0:
         noisy = torch.rand(x.shape[0], *[1] * (x.dim() - 1), device=x.device) >= clean_prob
         sigma = sigma * noisy.to(x.dtype)
+    if per_channel:
+        return x + sigma * noise_max.to(x) * torch.randn_like(x), sigma * unit_scale(noise_max)
     return x + sigma * torch.randn_like(x), sigma
 
 
@@ -69,16 +76,43 @@ def noise_unit(context_cfg, statistics: dict[str, Tensor]) -> float:
     return unit_value(unit, statistics)
 
 
-def unit_value(unit: str, statistics: dict[str, Tensor]) -> float:
-    """One noise unit in data units: 1 (`data`), the RMS step length ‖Δ‖ (`rms_step`), or the
-    RMS step per coordinate ‖Δ‖ / √D (`rms_step_per_dim`). The corruption is drawn per
+def unit_value(unit: str, statistics: dict[str, Tensor]) -> float | Tensor:
+    """One noise unit in data units: 1 (`data`), the RMS step length ‖Δ‖ (`rms_step`), the
+    RMS step per coordinate ‖Δ‖ / √D (`rms_step_per_dim`), or each channel's own RMS step
+    sqrt(E Δ_d²), a vector `[D]` (`rms_step_per_channel`). The corruption is drawn per
     coordinate, so in `rms_step` units it is √D times a coordinate's step: the same for tokens
     of 2 or 3 numbers, and 16x it for a 256-number frame latent (measured: a training loss of
-    ~600, the context drowned), which `rms_step_per_dim` keeps at the step's own size."""
+    ~600, the context drowned), which `rms_step_per_dim` keeps at the step's own size. Where the
+    channels move on different scales (HalfCheetah: joint angles against velocities), only the
+    per-channel unit corrupts each channel in proportion to its own step."""
     if unit == "data":
         return 1.0
+    if unit == "rms_step_per_channel":
+        return (statistics["step_std"].float() ** 2 + statistics["step_mean"].float() ** 2).sqrt()
     length = float(rms_step(statistics))
     return length / statistics["step_std"].numel() ** 0.5 if unit == "rms_step_per_dim" else length
+
+
+def unit_scale(unit: float | Tensor) -> float:
+    """A noise unit as one number: itself, or a per-channel unit's root mean square (what a
+    level is told in, `LevelInput`; `rms_step_per_dim`'s value where all channels agree)."""
+    return float(unit.float().pow(2).mean().sqrt()) if isinstance(unit, Tensor) else float(unit)
+
+
+def generation_noise(stabilization: float, level: float | None, unit: float | Tensor
+                     ) -> tuple[float | Tensor, float | None]:
+    """`algorithm.sampling.stabilization_noise` and `.context_level` (in the noise unit) in data
+    units: the stabilisation noise's scale (a number, or `[D]` per channel; 0.0 when off) and
+    the level a network reading its context's level is told (None: the noise's own)."""
+    if isinstance(unit, Tensor):
+        noise = stabilization * unit if stabilization else 0.0
+        return noise, (stabilization if level is None else level) * unit_scale(unit)
+    return stabilization * unit, None if level is None else level * unit
+
+
+def has_noise(scale: float | Tensor) -> bool:
+    """Whether a stabilisation noise scale (a number or a per-channel vector) adds any noise."""
+    return bool((scale > 0).any()) if isinstance(scale, Tensor) else scale > 0
 
 
 class LevelInput(nn.Module):
