@@ -12,8 +12,10 @@ import abc
 from pathlib import Path
 
 import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
+from utils.config_checks import ConfigError, is_int
 from utils.curves import MetricNames
 from utils.metrics import window_distribution_curves, window_distribution_metrics
 from utils.packages import Extra
@@ -48,6 +50,14 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
         per_horizon=("energy_distance_last",),
         summary_per_horizon=("energy_distance_last",),
         summary=("sliced_wasserstein_last", "diversity_ratio_last"))
+
+    @staticmethod
+    def check_metric_window(cfg: DictConfig, minimum: int) -> None:
+        """`dataset.metric_window`: null, or an integer of at least `minimum` tokens."""
+        value = OmegaConf.select(cfg, "dataset.metric_window", default=None)
+        if value is not None and not (is_int(value) and value >= minimum):
+            raise ConfigError(f"dataset.metric_window={value}: must be null (the training "
+                              f"length) or an integer >= {minimum}")
 
     @property
     def symmetries(self) -> set[str]:
@@ -109,9 +119,15 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     def ground_truth(self, num: int, length: int) -> Tensor:
         """``num`` independent reference sequences ``[num, length, D]``, never seen in training."""
 
+    #: tokens per scored window (`dataset.metric_window`); None: as long as the training sequences
+    metric_window_tokens: int | None = None
+
     def metric_window(self, samples: Tensor) -> int:
-        """Windows as long as the training sequences (or the whole rollout, if shorter)."""
-        return min(self.train_length, samples.shape[1])
+        """Windows of `dataset.metric_window` tokens, by default as long as the training
+        sequences (or the whole rollout, if shorter). Set it where the training sequences grow
+        for another reason (`algorithm.burn_in`: 256-token sequences with the loss on 64) and the
+        scores must stay comparable with runs on the data's own window."""
+        return min(self.metric_window_tokens or self.train_length, samples.shape[1])
 
     def _truth_and_reference(self, samples: Tensor) -> tuple[Tensor, Tensor]:
         """Two independent ground-truth draws ``[N, T, G]`` of the samples' size (generated

@@ -26,6 +26,7 @@ class WindowedDataModule(SequenceDataModule, abc.ABC):
         super().__init__()
         self.cfg = cfg
         self.train_length: int = cfg.train_length
+        self.metric_window_tokens = cfg.get("metric_window")
         self.context_tokens: int = cfg.context_tokens
         self.forecast_horizon: int = cfg.forecast_horizon
         self.forecast_stride: int = cfg.forecast_stride

@@ -60,6 +60,8 @@ BAD_INPUTS = [
                                             "false"),
     (["-x"], "-x: unknown flag"),
     (["dataset.train_length=-5"], "dataset.train_length=-5: must be an integer >= 3"),
+    (["dataset.metric_window=2"], "dataset.metric_window=2: must be null (the training length) "
+     "or an integer >= 3"),
     (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),
     (["algorithm.backbone.name=transformer"], "algorithm.backbone.name=transformer: must be one"),
     (["algorithm.backbone.num_layers=deep"], "algorithm.backbone.num_layers=deep: must be a "

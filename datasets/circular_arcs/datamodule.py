@@ -7,6 +7,8 @@ task is multimodal at its start: a deterministic predictor collapses to the mean
 
 from __future__ import annotations
 
+from typing import Optional
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +104,7 @@ class CircularArcsSchema:
     centre_high: float = MISSING
     noise_std: float = MISSING
     train_length: int = MISSING
+    metric_window: Optional[int] = None  # tokens per scored window; None: train_length
     rollout_horizon: int = MISSING
     num_eval_batches: int = MISSING
     tasks: list[str] = MISSING          # the experiment's default tasks
@@ -134,6 +137,7 @@ class CircularArcDataModule(SequenceDataModule):
                              "an integer >= 3")
         check(cfg, "dataset.rollout_horizon", lambda v: is_int(v) and v >= train_length,
               f"an integer >= dataset.train_length ({train_length})")
+        cls.check_metric_window(cfg, 3)
         for key in ("radius", "dt"):
             check(cfg, f"dataset.{key}", positive, "a positive number")
         check(cfg, "dataset.angular_speed", lambda v: is_number(v) and v != 0, "a non-zero number")
@@ -150,6 +154,7 @@ class CircularArcDataModule(SequenceDataModule):
             centre_low=cfg.centre_low, centre_high=cfg.centre_high, noise_std=cfg.noise_std,
         )
         self.train_length: int = cfg.train_length
+        self.metric_window_tokens = cfg.get("metric_window")
         self.rollout_horizon: int = cfg.rollout_horizon
         self.num_eval_batches: int = cfg.num_eval_batches
         self.seed, self.batch_size, self.max_steps = seed, batch_size, max_steps

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -60,6 +60,7 @@ class RecordedSeriesSchema:
     validation_fraction: float = MISSING
     test_fraction: float = MISSING
     train_length: int = MISSING
+    metric_window: Optional[int] = None  # tokens per scored window; None: train_length
     context_tokens: int = MISSING
     forecast_horizon: int = MISSING
     forecast_stride: int = MISSING
@@ -109,6 +110,7 @@ class RecordedSeriesDataModule(WindowedDataModule):
               f"({context + horizon}): a forecast window must fit in a training window")
         check(cfg, "dataset.forecast_stride", positive_int, "a positive integer")
         check(cfg, "dataset.season_length", positive_int, "a positive integer")
+        cls.check_metric_window(cfg, 2)
         check(cfg, "dataset.rollout_horizon", lambda v: is_int(v) and v >= cfg.dataset.train_length,
               f"an integer >= dataset.train_length ({cfg.dataset.train_length})")
         check(cfg, "dataset.num_eval_batches", positive_int, "a positive integer")

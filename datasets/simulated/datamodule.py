@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -66,6 +66,7 @@ class SimulatedEpisodesSchema:
     data_seed: int = 0
     cache_dir: str = "data/simulated"
     train_length: int = MISSING
+    metric_window: Optional[int] = None  # tokens per scored window; None: train_length
     context_tokens: int = MISSING
     forecast_horizon: int = MISSING
     forecast_stride: int = MISSING
@@ -135,6 +136,7 @@ class SimulatedEpisodesDataModule(EpisodeWindowsDataModule):
               f"at most {length - context} ({tokens}, less dataset.context_tokens)")
         check(cfg, "dataset.forecast_stride", positive_int, "a positive integer")
         check(cfg, "dataset.error_threshold", positive, "a positive number")
+        cls.check_metric_window(cfg, 2)
         check(cfg, "dataset.rollout_horizon", lambda v: is_int(v) and v >= cfg.dataset.train_length,
               f"an integer >= dataset.train_length ({cfg.dataset.train_length})")
         check(cfg, "dataset.num_eval_batches", positive_int, "a positive integer")

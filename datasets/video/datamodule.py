@@ -101,6 +101,7 @@ class VideoDataModule(EpisodeWindowsDataModule):
         for key in ("forecast_stride", "num_eval_batches", "frame_eval_samples"):
             check(cfg, f"dataset.{key}", positive_int, "a positive integer")
         check(cfg, "dataset.video_samples", lambda v: is_int(v) and v >= 0, "an integer >= 0")
+        cls.check_metric_window(cfg, 2)
         check(cfg, "dataset.rollout_horizon", lambda v: is_int(v) and v >= d.train_length,
               f"an integer >= dataset.train_length ({d.train_length})")
         tasks = list(cfg.experiment.tasks)

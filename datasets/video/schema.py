@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import MISSING
 
@@ -43,6 +43,7 @@ class VideoSchema:
     cache_dir: str = "data/video"
     tokenizer: TokenizerSchema = field(default_factory=TokenizerSchema)
     train_length: int = MISSING
+    metric_window: Optional[int] = None  # tokens per scored window; None: train_length
     context_tokens: int = MISSING
     forecast_horizon: int = MISSING
     forecast_stride: int = MISSING

@@ -1,0 +1,32 @@
+"""`dataset.metric_window`: the scored windows' length, by default the training length. With
+longer training sequences (`algorithm.burn_in`) the scores stay those of the data's own window."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from datasets.circular_arcs import CircularArcDataModule
+from experiments import command_line as main
+
+
+def arcs(**overrides) -> CircularArcDataModule:
+    cfg = OmegaConf.load(main.CONFIG_DIR / "dataset" / "circular_arcs.yaml")
+    cfg.update(overrides)
+    return CircularArcDataModule(cfg, seed=0, batch_size=8, max_steps=1)
+
+
+def test_scores_follow_the_metric_window_not_the_training_length() -> None:
+    torch.manual_seed(0)
+    data = arcs()
+    samples = data.ground_truth(64, 256)
+    samples[:, 128:] += torch.tensor([0.3, 0.0])  # every circle jumps once: a drift of 0.3
+    default = data.evaluate(samples)
+    longer = arcs(train_length=128).evaluate(samples)
+    kept = arcs(train_length=128, metric_window=64).evaluate(samples)
+    assert data.metric_window(samples) == 64 and kept == default
+    # windows of 128 fit [0, 128) and [128, 256): the same drift, but other residuals and centres
+    assert longer != default
+    assert default["centre_drift_median"] == pytest.approx(0.3, abs=1e-3)
+    assert arcs(metric_window=300).metric_window(samples) == 256  # clipped to the rollout
