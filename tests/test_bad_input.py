@@ -60,6 +60,10 @@ BAD_INPUTS = [
                                             "false"),
     (["-x"], "-x: unknown flag"),
     (["dataset.train_length=-5"], "dataset.train_length=-5: must be an integer >= 3"),
+    (["algorithm.context.walk_max=-1"], "algorithm.context.walk_max=-1: must be a non-negative "
+     "number"),
+    (["algorithm.context.corruption=clean", "algorithm.context.walk_max=0.1"],
+     "algorithm.context.walk_max: needs algorithm.context.corruption=gaussian"),
     (["dataset.metric_window=2"], "dataset.metric_window=2: must be null (the training length) "
      "or an integer >= 3"),
     (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),

@@ -42,6 +42,11 @@ def check_network_config(cfg: DictConfig) -> None:
     check(cfg, "algorithm.context.noise_max", non_negative, "a non-negative number")
     if OmegaConf.select(cfg, "algorithm.context.clean_prob", default=None) is not None:
         check(cfg, "algorithm.context.clean_prob", probability, "in [0, 1]")
+    if OmegaConf.select(cfg, "algorithm.context.walk_max", default=None) is not None:
+        check(cfg, "algorithm.context.walk_max", non_negative, "a non-negative number")
+        if cfg.algorithm.context.walk_max > 0 and cfg.algorithm.context.corruption != "gaussian":
+            raise ConfigError("algorithm.context.walk_max: needs algorithm.context.corruption="
+                              "gaussian (the walk is added to the Gaussian corruption)")
     if a.context.level_input:
         check_level_input(cfg)
     check(cfg, "algorithm.context.features", lambda v: len(v) > 0, "a non-empty list")

@@ -39,6 +39,7 @@ class ContextSchema:
     noise_max: float = MISSING
     noise_unit: Optional[NoiseUnit] = None  # absent: data units
     clean_prob: Optional[float] = None  # absent: 0
+    walk_max: Optional[float] = None  # absent: 0 (no random walk in the context)
     features: list[Feature] = MISSING
     level_input: bool = MISSING
 

@@ -76,7 +76,9 @@ class DiffusionForcing(TrajectoryModel):
         level = None
         if cfg.context.corruption == "gaussian":
             corrupted, sigma = gaussian_corruption(x, cfg.context.noise_max * self.noise_unit,
-                                                   cfg.context.get("clean_prob", 0.0))
+                                                   cfg.context.get("clean_prob", 0.0),
+                                                   (cfg.context.get("walk_max") or 0.0)
+                                                   * self.noise_unit)
             context, level = shift_right(corrupted), shift_right(sigma)
         else:
             context = shift_right(x)

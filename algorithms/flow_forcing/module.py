@@ -103,7 +103,8 @@ class OneStepDiffusionForcing(TrajectoryModel):
             return shift_right(x), None
         if ctx.corruption == "gaussian":
             corrupted, sigma = gaussian_corruption(x, ctx.noise_max * self.noise_unit,
-                                                   ctx.get("clean_prob", 0.0))
+                                                   ctx.get("clean_prob", 0.0),
+                                                   (ctx.get("walk_max") or 0.0) * self.noise_unit)
             return shift_right(corrupted), shift_right(sigma)
         # surrogate (the seed's): token j − 1 noised to its own level t2, z2 = lerp(e, y, t2);
         # absolute token space only (checked with the config), where y ignores the context.

@@ -37,8 +37,8 @@ def shift_right(x: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
 
 
-def gaussian_corruption(x: Tensor, noise_max: float | Tensor, clean_prob: float = 0.0
-                        ) -> tuple[Tensor, Tensor]:
+def gaussian_corruption(x: Tensor, noise_max: float | Tensor, clean_prob: float = 0.0,
+                        walk_max: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
     """x `[B, T, D]` + σ·ε with σ ~ U(0, noise_max) drawn per token -> (corrupted x, σ `[B, T, 1]`).
 
     `noise_max` is a number (data units), or a vector `[D]` per channel (`rms_step_per_channel`):
@@ -46,7 +46,13 @@ def gaussian_corruption(x: Tensor, noise_max: float | Tensor, clean_prob: float 
     u · `unit_scale(noise_max)`, the level summarised as one number.
     A share `clean_prob` of the sequences keeps a clean context (σ = 0 for every token): with the
     level input, the model then learns what to do after a clean history, which is what it is
-    shown at generation (no draw is spent when clean_prob = 0)."""
+    shown at generation (no draw is spent when clean_prob = 0).
+
+    `walk_max` > 0 adds a random walk w_j = Σ_{i ≤ j} s·η_i, with s ~ U(0, walk_max) drawn per
+    sequence (a number or `[D]`, like `noise_max`): a slow drift of the whole context, the
+    shape of the error a one-step sampler integrates at generation, while the target stays the
+    data, so the model learns to steer back from it (issue 29). The level σ returned leaves it
+    out. No draw is spent when walk_max = 0 (the default path is unchanged)."""
     per_channel = isinstance(noise_max, Tensor)
     sigma = (1.0 if per_channel else noise_max) * torch.rand(*x.shape[:-1], 1, device=x.device,
                                                              dtype=x.dtype)
@@ -54,8 +60,15 @@ def gaussian_corruption(x: Tensor, noise_max: float | Tensor, clean_prob: float 
         noisy = torch.rand(x.shape[0], *[1] * (x.dim() - 1), device=x.device) >= clean_prob
         sigma = sigma * noisy.to(x.dtype)
     if per_channel:
-        return x + sigma * noise_max.to(x) * torch.randn_like(x), sigma * unit_scale(noise_max)
-    return x + sigma * torch.randn_like(x), sigma
+        corrupted, sigma = x + sigma * noise_max.to(x) * torch.randn_like(x), sigma * unit_scale(
+            noise_max)
+    else:
+        corrupted = x + sigma * torch.randn_like(x)
+    if has_noise(walk_max):
+        scale = torch.rand(x.shape[0], *[1] * (x.dim() - 1), device=x.device, dtype=x.dtype)
+        walk_max = walk_max.to(x) if isinstance(walk_max, Tensor) else walk_max
+        corrupted = corrupted + (scale * walk_max * torch.randn_like(x)).cumsum(dim=1)
+    return corrupted, sigma
 
 
 def rms_step(statistics: dict[str, Tensor]) -> Tensor:
