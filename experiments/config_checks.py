@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from omegaconf import MISSING, DictConfig, ListConfig
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from utils.config_checks import (
     check,
@@ -158,10 +158,16 @@ def check_training_config(cfg: DictConfig, tasks: list[str]) -> None:
     check(cfg, "experiment.planning.pairs_seed", lambda v: is_int(v) and v >= 0,
           "a non-negative integer")
     check(cfg, "experiment.planning.success_radius", positive, "a positive number")
+    # a prefix is scored on windows of dataset.metric_window tokens (null: the training length)
+    window = OmegaConf.select(cfg, "dataset.metric_window", default=None)
+    if not is_int(window):  # null, or a bad value the dataset's own check names
+        window = None
+    window_key = "dataset.train_length" if window is None else "dataset.metric_window"
+    window = train_length if window is None else window
     check(cfg, "experiment.rollout.eval_horizons", lambda v: v is None or (
         isinstance(v, ListConfig) and len(v) > 0
-        and all(is_int(h) and h >= train_length for h in v)),
-        f"null or a non-empty list of integers >= dataset.train_length ({train_length}), "
+        and all(is_int(h) and h >= window for h in v)),
+        f"null or a non-empty list of integers >= {window_key} ({window}), "
         "e.g. [256,1024] (entries above experiment.rollout.horizon are clipped to it)")
 
 

@@ -30,3 +30,20 @@ def test_scores_follow_the_metric_window_not_the_training_length() -> None:
     assert longer != default
     assert default["centre_drift_median"] == pytest.approx(0.3, abs=1e-3)
     assert arcs(metric_window=300).metric_window(samples) == 256  # clipped to the rollout
+
+
+def test_eval_horizons_need_the_scored_window_not_the_training_length() -> None:
+    """With `dataset.metric_window` set, a rollout prefix needs one scored window, however long
+    the training sequences are (`algorithm.burn_in` with 256-token sequences, scored at 64)."""
+    from benchmarks.recipes import compose
+    from experiments.config_checks import check_training_config
+    from utils.config_checks import ConfigError
+
+    longer = ("dataset.train_length=256", "experiment.rollout.eval_horizons=[64,1024]")
+    cfg = compose(*longer, "dataset.metric_window=64")
+    check_training_config(cfg, ["training", "rollout"])
+    with pytest.raises(ConfigError, match=r">= dataset.train_length \(256\)"):
+        check_training_config(compose(*longer), ["training", "rollout"])
+    with pytest.raises(ConfigError, match=r">= dataset.metric_window \(100\)"):
+        check_training_config(compose(*longer, "dataset.metric_window=100"),
+                              ["training", "rollout"])
