@@ -41,7 +41,8 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
     EXTRA: Extra | None = None
     # What `algorithm.context.noise_unit: auto` means on these data (algorithms/networks/
     # context.py `unit_value`): the RMS step length, but per coordinate for tokens of hundreds of
-    # numbers (frame latents), where the length is √D times a coordinate's step.
+    # numbers (frame latents), where the length is √D times a coordinate's step, and each
+    # channel's own RMS step for simulator states (channels on different scales).
     NOISE_UNIT: str = "rms_step"
     # The scores a reader looks at first (`evaluate` writes them): the distances to the ground
     # truth every dataset gets. A dataset with measures of its own puts them first.

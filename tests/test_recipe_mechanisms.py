@@ -43,6 +43,10 @@ def test_the_default_recipe() -> None:
     video = composed("dataset=pong")
     resolve_auto(video)
     assert video.algorithm.context.noise_unit == "rms_step_per_dim"
+    for simulated in ("half_cheetah", "pendulum", "pointmaze_medium"):
+        states = composed(f"dataset={simulated}")
+        resolve_auto(states)
+        assert states.algorithm.context.noise_unit == "rms_step_per_channel", simulated
 
 
 def test_the_default_network_is_exactly_equivariant_at_one_evaluation() -> None:
