@@ -112,10 +112,10 @@ def token_steps(sampler: StreamingSampler, metadata: dict[str, Any] | None = Non
                          "StreamingSampler.step draws the fed-back noise itself, and the level "
                          "it tells the network is that noise's scale")
     leaves, spec = pytree.tree_flatten(zero_state(sampler, 2))
+    noise = sampler.context_noise  # a number, or per channel a list (the metadata is JSON)
     info = {"steady_index": steady_index(network), "nfe": sampler.nfe,
-            "token_dim": network.token_dim, "context_noise": (sampler.context_noise.tolist()  # per channel: a list
-                                                if isinstance(sampler.context_noise, Tensor)
-                                                else sampler.context_noise),
+            "token_dim": network.token_dim,
+            "context_noise": noise.tolist() if isinstance(noise, Tensor) else noise,
             "state_shapes": [[None if d == b else n for d, n in enumerate(leaf.shape)]
                              for leaf, b in zip(leaves, batch_dims(sampler))],
             **(metadata or {})}

@@ -51,8 +51,8 @@ def gaussian_corruption(x: Tensor, noise_max: float | Tensor, clean_prob: float 
     `walk_max` > 0 adds a random walk w_j = Σ_{i ≤ j} s·η_i, with s ~ U(0, walk_max) drawn per
     sequence (a number or `[D]`, like `noise_max`): a slow drift of the whole context, the
     shape of the error a one-step sampler integrates at generation, while the target stays the
-    data, so the model learns to steer back from it (issue 29). The level σ returned leaves it
-    out. No draw is spent when walk_max = 0 (the default path is unchanged)."""
+    data (issue 29; measured on circles, it does not teach the model to undo its own drift:
+    docs/results/drift.md). The level σ returned leaves it out. No draw is spent when walk_max = 0 (the default path is unchanged)."""
     per_channel = isinstance(noise_max, Tensor)
     sigma = (1.0 if per_channel else noise_max) * torch.rand(*x.shape[:-1], 1, device=x.device,
                                                              dtype=x.dtype)
