@@ -52,18 +52,18 @@ def gaussian_corruption(x: Tensor, noise_max: float | Tensor, clean_prob: float 
     sequence (a number or `[D]`, like `noise_max`): a slow drift of the whole context, the
     shape of the error a one-step sampler integrates at generation, while the target stays the
     data (issue 29; measured on circles, it does not teach the model to undo its own drift:
-    docs/results/drift.md). The level σ returned leaves it out. No draw is spent when walk_max = 0 (the default path is unchanged)."""
+    docs/results/drift.md). The level σ returned leaves it out. No draw is spent when
+    walk_max = 0 (the default path is unchanged)."""
     per_channel = isinstance(noise_max, Tensor)
     sigma = (1.0 if per_channel else noise_max) * torch.rand(*x.shape[:-1], 1, device=x.device,
                                                              dtype=x.dtype)
     if clean_prob > 0:
         noisy = torch.rand(x.shape[0], *[1] * (x.dim() - 1), device=x.device) >= clean_prob
         sigma = sigma * noisy.to(x.dtype)
+    spread = sigma * noise_max.to(x) if per_channel else sigma  # [B, T, D] or [B, T, 1]
+    corrupted = x + spread * torch.randn_like(x)
     if per_channel:
-        corrupted, sigma = x + sigma * noise_max.to(x) * torch.randn_like(x), sigma * unit_scale(
-            noise_max)
-    else:
-        corrupted = x + sigma * torch.randn_like(x)
+        sigma = sigma * unit_scale(noise_max)
     if has_noise(walk_max):
         scale = torch.rand(x.shape[0], *[1] * (x.dim() - 1), device=x.device, dtype=x.dtype)
         walk_max = walk_max.to(x) if isinstance(walk_max, Tensor) else walk_max

@@ -7,11 +7,10 @@ task is multimodal at its start: a deterministic predictor collapses to the mean
 
 from __future__ import annotations
 
-from typing import Optional
-
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 from omegaconf import MISSING, DictConfig
