@@ -87,6 +87,17 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
         generate (and the real continuation). Generated data: fresh ground-truth draws."""
         return self.ground_truth(num, context_tokens + horizon)
 
+    def calibration_sequences(self, num: int, length: int) -> Tensor:
+        """``num`` real sequences ``[num, length, D]`` from a stream of their own (neither training
+        nor the evaluation's ground truth) that a sampler's calibration is fitted on; a dataset
+        that supports `algorithm.sampling.calibration` implements it (`supports_calibration`)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no calibration sequences")
+
+    @classmethod
+    def supports_calibration(cls) -> bool:
+        """Whether the dataset gives `calibration_sequences` (checked before a run starts)."""
+        return cls.calibration_sequences is not SequenceDataModule.calibration_sequences
+
     def forecast_windows(self, context_tokens: int, horizon: int, num_windows: int | None = None
                          ) -> Tensor:
         """The windows `[W, context_tokens + horizon, G + C]` the `forecast` task scores: the model

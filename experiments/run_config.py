@@ -32,6 +32,7 @@ def validate_config(cfg: DictConfig) -> None:
     validate(cfg, registries())
     check_frame_symmetries(cfg, declared_symmetries(cfg))
     check_burn_in_length(cfg)
+    check_calibration_data(cfg)
     if cfg.get("cluster") is not None:  # cluster=<name>: its keys, checked beside the Slurm code
         from utils.cluster.config_checks import check_cluster_config
 
@@ -47,3 +48,17 @@ def check_burn_in_length(cfg: DictConfig) -> None:
         raise ConfigError(f"algorithm.burn_in.loss_tokens={n}: more than the {length} tokens of "
                           f"the dataset's training sequences; choose at most {length} or raise "
                           f"dataset.train_length")
+
+
+def check_calibration_data(cfg: DictConfig) -> None:
+    """`algorithm.sampling.calibration` needs real sequences of the dataset's own calibration
+    stream (`SequenceDataModule.calibration_sequences`): circles give them."""
+    from datasets import DATASET_REGISTRY
+
+    kind = OmegaConf.select(cfg, "algorithm.sampling.calibration", default=None)
+    dataset = DATASET_REGISTRY.get(OmegaConf.select(cfg, "dataset.name", default=""))
+    if kind not in (None, "none") and dataset is not None and not dataset.supports_calibration():
+        supported = sorted(n for n, d in DATASET_REGISTRY.items() if d.supports_calibration())
+        raise ConfigError(f"algorithm.sampling.calibration={kind}: dataset "
+                          f"{cfg.dataset.name} gives no calibration sequences; it runs on "
+                          f"{', '.join(supported)} (or set it to none)")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import Logger, WandbLogger
 from torch import Tensor
@@ -224,6 +224,7 @@ class SequenceGenerationExperiment(BaseExperiment):
         for nfe in nfes:
             out_dir = self.output_dir / "rollout" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
             out_dir.mkdir(parents=True, exist_ok=True)
+            calibration = self._calibrate(algo, nfe, out_dir)
             start = time.perf_counter()
             samples, real = conditioned_rollout(algo, self.datamodule, r.num_samples, r.horizon,
                                                 nfe, r.batch_size, self.cfg.seed,
@@ -235,6 +236,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             metrics = {"algorithm": self.cfg.algorithm.name, "nfe": nfe,
                        "context_tokens": r.context_tokens,
                        **self._evaluate_at_horizons(samples, horizons),
+                       **({"calibration": calibration} if calibration != "none" else {}),
                        "generation_seconds": seconds,
                        "us_per_token_per_stream": 1e6 * seconds / (r.num_samples * r.horizon),
                        "device": str(device)}
@@ -259,6 +261,37 @@ class SequenceGenerationExperiment(BaseExperiment):
                                     title=f"{self.cfg.algorithm.name}: one network, K steps per token")
             log_curves(self.loggers, "rollout/nfe_curve", curve, x="nfe",
                        step=self.trainer.global_step, figure=figure)
+
+    def _calibrate(self, algo: Any, nfe: int, out_dir: Path) -> str:
+        """`algorithm.sampling.calibration` (none by default): fit the sampler's residual
+        calibration at this NFE on the dataset's calibration sequences (algorithms/base/
+        calibrate.py), write its report to `calibration.json`, and return the kind."""
+        from algorithms.base.calibrate import fit_closed_loop, fit_residual
+
+        kind = OmegaConf.select(self.cfg, "algorithm.sampling.calibration", default=None) or "none"
+        if kind == "none":
+            return kind
+        sampling, r = self.cfg.algorithm.sampling, self.cfg.experiment.rollout
+        closed = kind.startswith("closed_loop")
+        default = r.context_tokens + r.horizon if closed else self.datamodule.train_length
+        length = int(sampling.calibration_length or default)
+        sequences = self.datamodule.calibration_sequences(int(sampling.calibration_sequences),
+                                                          length)
+        start = time.perf_counter()
+        if closed:
+            report = fit_closed_loop(
+                algo, kind, sequences, nfe, int(sampling.calibration_rollouts),
+                self.datamodule.train_length, float(sampling.calibration_probe),
+                int(sampling.calibration_iterations), r.batch_size, self.cfg.seed,
+                r.context_tokens)
+        else:
+            report = fit_residual(algo, kind, sequences, nfe, r.batch_size, self.cfg.seed)
+        report["fit_seconds"] = time.perf_counter() - start
+        write_json(report, out_dir / "calibration.json")
+        print(f"calibration ({kind}, {nfe} NFE, {len(sequences)} sequences of {length} tokens): "
+              f"correction per token {_vector(report['bias_data'])} (data units), "
+              f"{report['fit_seconds']:.1f} s", flush=True)
+        return kind
 
     def forecast(self) -> None:
         """Probabilistic forecasts on the dataset's forecast windows (recorded data: rolling
@@ -408,3 +441,8 @@ def summarise(metrics: dict, names: MetricNames) -> str:
     full = f"@{horizons[-1]}" if horizons else ""
     parts += [f"{k}{full}={_number(metrics[k])}" for k in names.summary if k in metrics]
     return "  " + "  ".join(parts)
+
+
+def _vector(values: list[float]) -> str:
+    """A short vector of numbers for a log line."""
+    return "[" + ", ".join(f"{v:.3g}" for v in values) + "]"

@@ -64,6 +64,16 @@ BAD_INPUTS = [
      "number"),
     (["algorithm.context.corruption=clean", "algorithm.context.walk_max=0.1"],
      "algorithm.context.walk_max: needs algorithm.context.corruption=gaussian"),
+    (["algorithm.sampling.calibration=median"], "algorithm.sampling.calibration=median: must "
+                                                "be one of none, bias, affine, closed_loop"),
+    (["algorithm.sampling.calibration=bias", "algorithm.frame=heading"],
+     "algorithm.sampling.calibration=bias: needs algorithm.network.kind=split and "
+     "algorithm.frame=global"),
+    (["algorithm.sampling.calibration=closed_loop", "algorithm.sampling.calibration_probe=0"],
+     "algorithm.sampling.calibration_probe=0: must be a positive number"),
+    (["dataset=pendulum", "algorithm.sampling.calibration=bias"],
+     "algorithm.sampling.calibration=bias: dataset pendulum gives no calibration sequences; it "
+     "runs on circular_arcs"),
     (["dataset.metric_window=2"], "dataset.metric_window=2: must be null (the training length) "
      "or an integer >= 3"),
     (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),

@@ -58,6 +58,7 @@ def check_network_config(cfg: DictConfig) -> None:
     check_frame_config(cfg)
     check_burn_in(cfg)
     check_generation_context(cfg)
+    check_calibration_config(cfg)
     check_evaluation_config(cfg)
     check(cfg, "algorithm.ema.decay", lambda v: v is None or (is_number(v) and 0 <= v < 1),
           "null or a number in [0, 1)")
@@ -109,6 +110,32 @@ def check_generation_context(cfg: DictConfig) -> None:
         raise ConfigError("algorithm.sampling.context_level: only a network that reads its "
                           "context's level uses it; set algorithm.context.level_input=true or "
                           "leave it null")
+
+
+def check_calibration_config(cfg: DictConfig) -> None:
+    """`algorithm.sampling.calibration` (generation/calibration.py) and its sizes: the fit runs
+    the split network's recurrence over real contexts and corrects global-frame tokens, so it
+    needs the split network, the global frame and the autoregressive schedule."""
+    kind = OmegaConf.select(cfg, "algorithm.sampling.calibration", default=None)
+    if kind in (None, "none"):
+        return
+    check(cfg, "algorithm.sampling.calibration_sequences", positive_int, "a positive integer")
+    if OmegaConf.select(cfg, "algorithm.sampling.calibration_length", default=None) is not None:
+        check(cfg, "algorithm.sampling.calibration_length", lambda v: is_int(v) and v >= 3,
+              "null or an integer >= 3")
+    if kind.startswith("closed_loop"):
+        check(cfg, "algorithm.sampling.calibration_rollouts", positive_int, "a positive integer")
+        check(cfg, "algorithm.sampling.calibration_probe", positive, "a positive number")
+        check(cfg, "algorithm.sampling.calibration_iterations", positive_int,
+              "a positive integer")
+    a = cfg.algorithm
+    if a.network.kind != "split" or OmegaConf.select(cfg, "algorithm.frame",
+                                                     default="global") == "heading":
+        raise ConfigError(f"algorithm.sampling.calibration={kind}: needs algorithm.network."
+                          f"kind=split and algorithm.frame=global (it corrects global-frame tokens)")
+    if OmegaConf.select(cfg, "algorithm.sampling.schedule", default=None) == "pyramid":
+        raise ConfigError(f"algorithm.sampling.calibration={kind}: the pyramid schedule is not "
+                          f"calibrated; use algorithm.sampling.schedule=autoregressive")
 
 
 def auto_frame(cfg: DictConfig, declared: frozenset[str]) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
+from algorithms.generation.calibration import CALIBRATIONS
 from algorithms.networks.backbones import BACKBONES
 from algorithms.networks.build import NETWORK_KINDS
 from algorithms.networks.context import CORRUPTIONS, FEATURES, NOISE_UNITS
@@ -28,6 +29,7 @@ Frame = choices("Frame", FRAMES)
 FrameStart = choices("FrameStart", FRAME_STARTS)
 NetworkKind = choices("NetworkKind", NETWORK_KINDS)
 Backbone = choices("Backbone", BACKBONES)
+Calibration = choices("Calibration", CALIBRATIONS)
 Prediction = choices("Prediction", PREDICTIONS)
 
 
@@ -86,6 +88,14 @@ class GenerationSchema:
 
     stabilization_noise: float = MISSING
     context_level: Optional[float] = MISSING
+    # the residual calibration (issue 29; generation/calibration.py): absent in an older config,
+    # which then means none
+    calibration: Calibration = "none"
+    calibration_sequences: int = 4096
+    calibration_length: Optional[int] = None
+    calibration_rollouts: int = 512
+    calibration_probe: float = 0.02
+    calibration_iterations: int = 1
 
 
 @dataclass

@@ -14,11 +14,13 @@ from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from algorithms.base.config_checks import check_network_config
+from algorithms.generation.calibration import ResidualCalibration
 from algorithms.base.config_schema import TrajectoryModelSchema
 from algorithms.generation.sampler import rollout, split_channels
+from algorithms.generation.solvers import euler_solve
 from algorithms.networks.build import build_network
 from algorithms.networks.context import generation_noise, given_dim, noise_unit
-from algorithms.networks.flow_network import FlowNetwork
+from algorithms.networks.flow_network import FlowNetwork, Solver
 from utils.config_checks import ConfigError
 from utils.seeding import stream_generator, stream_seed
 
@@ -63,6 +65,9 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
             self.ema = AveragedModel(self.network, use_buffers=True,
                                      multi_avg_fn=get_ema_multi_avg_fn(cfg.ema.decay))
             self.ema.requires_grad_(False)  # averaged, never trained (and DDP must not wait on it)
+        # `algorithm.sampling.calibration`: fitted before a rollout (base/calibrate.py), passed to
+        # the sampler; a plain attribute, never in the state dict
+        self.calibration: ResidualCalibration | None = None
 
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:
@@ -182,18 +187,19 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def generate(self, num_samples: int, horizon: int, nfe: int = 1, batch_size: int | None = None,
-                 seed: int = 0, context: Tensor | None = None, given: Tensor | None = None
-                 ) -> Tensor:
+                 seed: int = 0, context: Tensor | None = None, given: Tensor | None = None,
+                 stream: int = ROLLOUT_STREAM) -> Tensor:
         """Roll out `[num_samples, horizon, G + C]` (CPU float32) with the generation weights.
 
         context `[num_samples, T0, G + C]`: real tokens every stream reads first (a forecast
         from a real past); given `[num_samples, horizon, C]`: the given channels of the tokens
-        to generate (required when the data have any), copied into the samples unchanged."""
+        to generate (required when the data have any), copied into the samples unchanged.
+        `stream`: the noise stream (utils/seeding.py; a calibration's fit draws from its own)."""
         network = self.generation_network
         was_training = network.training
         network.eval()
         try:
-            generator = stream_generator(seed, ROLLOUT_STREAM, nfe, device=self.device)
+            generator = stream_generator(seed, stream, nfe, device=self.device)
             return self.sample(network, num_samples, horizon, nfe, batch_size, generator,
                                context, given)
         finally:
@@ -203,10 +209,16 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
                batch_size: int | None, generator: torch.Generator, context: Tensor | None = None,
                given: Tensor | None = None) -> Tensor:
         """The algorithm's sampler (`generate` calls it in eval mode, without gradients): by
-        default K = nfe Euler steps of the average velocity per token (1 NFE: one jump)."""
+        default K = nfe Euler steps of the average velocity per token (1 NFE: one jump), with
+        the residual calibration where one was fitted (`self.calibration`)."""
         noise, level = self.context_at_generation()
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
-                       context_noise=noise, context_level=level, context=context, given=given)
+                       context_noise=noise, context_level=level, context=context, given=given,
+                       calibration=self.calibration)
+
+    def calibration_solver(self) -> Solver:
+        """The per-token solver `sample` uses, for the teacher-forced draws of a calibration."""
+        return euler_solve
 
     def context_at_generation(self) -> tuple[float | Tensor, float | None]:
         """In data units: the stabilisation noise added to the generated tokens fed back

@@ -28,7 +28,7 @@ from algorithms.flow_forcing.time_sampler import TIME_SAMPLERS, sample_times
 from algorithms.generation.sampler import rollout
 from algorithms.generation.solvers import flow_euler_solve
 from algorithms.networks.context import gaussian_corruption, shift_right
-from algorithms.networks.flow_network import FlowNetwork
+from algorithms.networks.flow_network import FlowNetwork, Solver
 from utils.config_checks import ConfigError, check, choices, non_negative, positive_int
 
 SCHEDULES = ("autoregressive", "pyramid")
@@ -97,4 +97,8 @@ class DiffusionForcing(TrajectoryModel):
                                    self.device, generator, noise, context, given)
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
                        solver=flow_euler_solve, context_noise=noise, context_level=level,
-                       context=context, given=given)
+                       context=context, given=given, calibration=self.calibration)
+
+    def calibration_solver(self) -> Solver:
+        """K Euler steps of the instantaneous velocity, as `sample` draws each token."""
+        return flow_euler_solve

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from algorithms.generation.calibration import ResidualCalibration
 from algorithms.generation.solvers import euler_solve
 from algorithms.networks.backbones import State
 from algorithms.networks.context import has_noise
@@ -29,13 +30,17 @@ class StreamingSampler(nn.Module):
     call): the warm-up on a real past before a forecast. A real context token is clean, so the
     next token reads it at level 0 and without stabilisation noise. With given channels
     (`network.given_dim` C > 0) every `step` and `observe` takes token j's given values `[B, C]`.
+    `calibration` (calibration.py; the global frame only) subtracts a fitted mean residual from
+    each normalised sample before it is decoded, so the corrected token is returned and fed back.
     """
 
     def __init__(self, network: FlowNetwork, nfe: int = 1, solver: Solver = euler_solve,
-                 context_noise: float = 0.0, context_level: float | None = None) -> None:
+                 context_noise: float = 0.0, context_level: float | None = None,
+                 calibration: ResidualCalibration | None = None) -> None:
         super().__init__()
         self.network, self.nfe = network, nfe
         self.solver, self.context_noise = solver, context_noise
+        self.calibration = calibration
         self.context_level = context_noise if context_level is None else context_level
         self.state: State | None = None
         self.index = 0
@@ -93,6 +98,10 @@ class StreamingSampler(nn.Module):
         if moving:
             noise = net.noise_token(noise, self.context, self.previous, self.index)
         y, self.state = net.solve_step(c, noise, self.solver, self.nfe, state)
+        if self.calibration is not None:
+            if moving:
+                raise ValueError("a residual calibration needs the global frame")
+            y = self.calibration(y, self.context, self.index)
         if moving:
             token = net.decode_token(y, self.context, self.previous, self.index)
         else:
@@ -137,10 +146,11 @@ def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
             batch_size: int | None = None, device: torch.device | str = "cpu",
             generator: torch.Generator | None = None, solver: Solver = euler_solve,
             context_noise: float = 0.0, context_level: float | None = None,
-            context: Tensor | None = None, given: Tensor | None = None) -> Tensor:
+            context: Tensor | None = None, given: Tensor | None = None,
+            calibration: ResidualCalibration | None = None) -> Tensor:
     """Generate `[num_samples, horizon, G + C]` tokens (float32, on the CPU), `batch_size` streams
-    at a time. `generator` must live on `device`. `solver`, `context_noise`, `context_level`: see
-    `StreamingSampler`. `context` `[num_samples, T0, G + C]`: real tokens each stream reads first
+    at a time. `generator` must live on `device`. `solver`, `context_noise`, `context_level`,
+    `calibration`: see `StreamingSampler`. `context` `[num_samples, T0, G + C]`: real tokens each stream reads first
     (`observe`), then it generates `horizon` more; `given` `[num_samples, horizon, C]`: the given
     channels of the generated tokens (needed when the network reads C > 0), copied into the
     output as they are."""
@@ -150,7 +160,7 @@ def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
     out = torch.empty(num_samples, horizon, G + (0 if given is None else given.shape[-1]))
     if given is not None:
         out[..., G:] = given
-    sampler = StreamingSampler(network, nfe, solver, context_noise, context_level)
+    sampler = StreamingSampler(network, nfe, solver, context_noise, context_level, calibration)
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         sampler.reset(stop - start, device=device)

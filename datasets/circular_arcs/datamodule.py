@@ -40,6 +40,7 @@ from utils.seeding import stream_generator
 # Independent random streams drawn from one seed, so training, validation, test and
 # ground-truth data never overlap and each is reproducible on its own.
 TRAIN_STREAM, VALIDATION_STREAM, TEST_STREAM, GROUND_TRUTH_STREAM, METRIC_STREAM = range(5)
+CALIBRATION_STREAM = 5  # real arcs that fit a sampler's calibration (algorithm.sampling.calibration)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,10 @@ class CircularArcDataModule(SequenceDataModule):
     def ground_truth(self, num: int, length: int) -> Tensor:
         """Reference rollouts `[num, length, 2]` from their own stream (never seen in training)."""
         return self.arcs.sample(num, length, stream_generator(self.seed, GROUND_TRUTH_STREAM, 0))
+
+    def calibration_sequences(self, num: int, length: int) -> Tensor:
+        """Real arcs `[num, length, 2]` from their own stream, for `algorithm.sampling.calibration`."""
+        return self.arcs.sample(num, length, stream_generator(self.seed, CALIBRATION_STREAM, 0))
 
     def statistics(self, num: int = 4096) -> dict[str, Tensor]:
         """Per-dimension token and step statistics `[2]` of the training distribution, for scaling."""
