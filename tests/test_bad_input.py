@@ -71,8 +71,8 @@ BAD_INPUTS = [
      "algorithm.frame=global"),
     (["algorithm.sampling.calibration=closed_loop", "algorithm.sampling.calibration_probe=0"],
      "algorithm.sampling.calibration_probe=0: must be a positive number"),
-    (["dataset=pendulum", "algorithm.sampling.calibration=bias"],
-     "algorithm.sampling.calibration=bias: dataset pendulum gives no calibration sequences; it "
+    (["dataset=elecdemand", "algorithm.sampling.calibration=bias"],
+     "algorithm.sampling.calibration=bias: dataset elecdemand gives no calibration sequences; it "
      "runs on circular_arcs"),
     (["dataset.metric_window=2"], "dataset.metric_window=2: must be null (the training length) "
      "or an integer >= 3"),

@@ -128,6 +128,26 @@ def test_streams_driven_by_a_policy_step_by_step_match_the_batch_rollout(pendulu
         streams.step()
 
 
+def test_a_calibration_is_fitted_on_training_episodes_given_the_actions(pendulum_runs, cache,
+                                                                       tmp_path):
+    """`algorithm.sampling.calibration=closed_loop` on simulator data: the fit rolls out from real
+    contexts with the recorded actions (D + 1 = 4 rollouts for the pendulum's 3 observations),
+    on training episodes, and the rollout keeps the actions it was given."""
+    run = tmp_path / "calibrated"
+    run_main(f"load={pendulum_runs['flow_forcing']}", *RUN, *PENDULUM, cache,
+             "experiment.tasks=[rollout]", "algorithm.sampling.calibration=closed_loop",
+             "algorithm.sampling.calibration_sequences=16",
+             "algorithm.sampling.calibration_rollouts=8", f"hydra.run.dir={run}", cwd=tmp_path)
+    report = json.loads((run / "rollout" / "calibration.json").read_text())
+    assert report["kind"] == "closed_loop" and len(report["bias_data"]) == 3
+    assert len(report["iterations"][0]["response"]) == 3 and report["horizon"] == 64
+    plain = np.load(pendulum_runs["flow_forcing"] / "rollout" / "samples.npz")
+    calibrated = np.load(run / "rollout" / "samples.npz")
+    key = plain.files[0]
+    assert np.array_equal(plain[key][..., 3:], calibrated[key][..., 3:]), "the actions as given"
+    assert not np.allclose(plain[key][..., :3], calibrated[key][..., :3])
+
+
 def test_planning_on_a_shrunk_umaze_executes_plans_in_the_simulator(cache, tmp_path):
     runs = {}
     for algorithm in ("flow_forcing", "diffusion_forcing"):

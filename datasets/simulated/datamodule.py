@@ -220,6 +220,11 @@ class SimulatedEpisodesDataModule(EpisodeWindowsDataModule):
         return ({**probabilistic, **scores},
                 {"step": list(range(1, len(curve) + 1)), "state_error": curve})
 
+    def calibration_sequences(self, num: int, length: int) -> Tensor:
+        """Windows `[num, length, G + C]` of the training episodes, spread over them, for
+        `algorithm.sampling.calibration` (the fit reads no evaluation data)."""
+        return self._windows("train", num, length)
+
     def evaluate(self, samples: Tensor) -> dict[str, float]:
         """Generated stretches `[N, T, G + C]` in law against the test episodes (the same action
         process): long-horizon statistics and constraint scores on the first and last training-
