@@ -281,7 +281,7 @@ class SequenceGenerationExperiment(BaseExperiment):
         if closed:
             report = fit_closed_loop(
                 algo, kind, sequences, nfe, int(sampling.calibration_rollouts),
-                self.datamodule.train_length, float(sampling.calibration_probe),
+                self.datamodule.metric_window(sequences), float(sampling.calibration_probe),
                 int(sampling.calibration_iterations), r.batch_size, self.cfg.seed,
                 r.context_tokens)
         else:
