@@ -283,7 +283,7 @@ class SequenceGenerationExperiment(BaseExperiment):
                 algo, kind, sequences, nfe, int(sampling.calibration_rollouts),
                 self.datamodule.metric_window(sequences), float(sampling.calibration_probe),
                 int(sampling.calibration_iterations), r.batch_size, self.cfg.seed,
-                r.context_tokens)
+                r.context_tokens, float(sampling.calibration_rcond))
         else:
             report = fit_residual(algo, kind, sequences, nfe, r.batch_size, self.cfg.seed)
         report["fit_seconds"] = time.perf_counter() - start

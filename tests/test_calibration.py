@@ -130,6 +130,28 @@ def test_closed_loop_solves_a_linear_loop_in_one_newton_step() -> None:
     assert len(report["iterations"]) == 1
 
 
+def test_a_direction_the_drift_barely_answers_stays_at_the_first_guess() -> None:
+    """Channel 1's drift answers its correction 1000x less than channel 0's (dynamics that pull it
+    back): with the default rcond the Newton step leaves it at the first guess instead of dividing
+    a difference of noise by the tiny response; with rcond 0 it takes the huge step."""
+    t = torch.arange(256, dtype=torch.float64)
+    wobble = 1e-6 * torch.sin(t)[None, :, None]
+
+    def generate(w: Tensor) -> Tensor:
+        drift = torch.tensor([-0.1, -1e-4], dtype=torch.float64) * (w[0].double() - 0.3)
+        return t[None, :, None] * drift + wobble * torch.tensor([0.0, 1.0], dtype=torch.float64)
+
+    def statistic(x: Tensor) -> Tensor:
+        return window_mean_slope(x.expand(2, -1, -1), 32, 32)[None]
+
+    first = torch.tensor([[0.25, 0.05]])
+    kept, report = closed_loop_fit(generate, statistic, first, torch.zeros(1, 2), 0.05)
+    assert report["iterations"][0]["directions_kept"] == 1
+    assert abs(kept[0, 0].item() - 0.3) < 1e-4 and abs(kept[0, 1].item() - 0.05) < 1e-7
+    wild, _ = closed_loop_fit(generate, statistic, first, torch.zeros(1, 2), 0.05, rcond=0.0)
+    assert abs(wild[0, 1].item() - 0.3) < 1e-3  # exact here, where the loop has no noise at all
+
+
 def test_drift_field_recovers_a_drift_that_depends_on_the_position() -> None:
     g = torch.Generator().manual_seed(4)
     t = torch.arange(384, dtype=torch.float64)

@@ -59,8 +59,8 @@ def fit_residual(model: Any, kind: str, sequences: Tensor, nfe: int, batch_size:
 
 def fit_closed_loop(model: Any, kind: str, sequences: Tensor, nfe: int, num_streams: int,
                     window: int, probe: float, iterations: int = 1,
-                    batch_size: int | None = None, seed: int = 0, context_tokens: int = 0
-                    ) -> dict[str, Any]:
+                    batch_size: int | None = None, seed: int = 0, context_tokens: int = 0,
+                    rcond: float = 0.05) -> dict[str, Any]:
     """Fit `model.calibration` on the model's own rollouts (`closed_loop.closed_loop_fit`):
     kind `closed_loop` (a constant) or `closed_loop_affine` (affine in the previous token).
 
@@ -88,11 +88,11 @@ def fit_closed_loop(model: Any, kind: str, sequences: Tensor, nfe: int, num_stre
 
     weight, loop = closed_loop_fit(
         generate, lambda y: drift_field(y.to(model.device), window, window, first),
-        first.weight.double(), target.double(), probe, iterations)
+        first.weight.double(), target.double(), probe, iterations, rcond)
     model.calibration = replace(first, weight=weight.to(model.device))
     scale = torch.tensor(report["output_scale"], dtype=torch.float64)
     return {**loop, "kind": kind, "teacher_forced": report, "target_drift": target.tolist(),
             "bias_data": (weight[0].double().cpu() * scale).tolist(), "nfe": nfe,
-            "num_streams": real.shape[0], "horizon": horizon, "window": window, "probe": probe,
+            "num_streams": real.shape[0], "horizon": horizon, "window": window, "probe": probe, "rcond": rcond,
             "token_mean": report["token_mean"], "token_std": report["token_std"],
             "output_scale": report["output_scale"]}

@@ -128,6 +128,8 @@ def check_calibration_config(cfg: DictConfig) -> None:
         check(cfg, "algorithm.sampling.calibration_probe", positive, "a positive number")
         check(cfg, "algorithm.sampling.calibration_iterations", positive_int,
               "a positive integer")
+        check(cfg, "algorithm.sampling.calibration_rcond", lambda v: is_number(v) and 0 <= v < 1,
+              "a number in [0, 1)")
     a = cfg.algorithm
     if a.network.kind != "split" or OmegaConf.select(cfg, "algorithm.frame",
                                                      default="global") == "heading":

@@ -96,6 +96,7 @@ class GenerationSchema:
     calibration_rollouts: int = 512
     calibration_probe: float = 0.02
     calibration_iterations: int = 1
+    calibration_rcond: float = 0.05
 
 
 @dataclass

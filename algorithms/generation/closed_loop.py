@@ -54,8 +54,8 @@ def drift_field(x: Tensor, window: int, skip: int, probe: ResidualCalibration) -
 
 
 def closed_loop_fit(generate: Callable[[Tensor], Tensor], statistic: Callable[[Tensor], Tensor],
-                    start: Tensor, target: Tensor, probe: float, iterations: int = 1
-                    ) -> tuple[Tensor, dict]:
+                    start: Tensor, target: Tensor, probe: float, iterations: int = 1,
+                    rcond: float = 0.05) -> tuple[Tensor, dict]:
     """A correction weight `[P, D]` (normalised token space) that makes the model's own rollouts
     drift as the data do: Newton steps on s(W) = statistic(generate(W)) − target (`[P, D]`, e.g.
     `drift_field`), from the first guess `start` (e.g. the teacher-forced fit).
@@ -63,6 +63,12 @@ def closed_loop_fit(generate: Callable[[Tensor], Tensor], statistic: Callable[[T
     `generate(W)` rolls out with the correction W and the same noise at every call (common random
     numbers, so the finite differences see the response, not the noise); the response ∂s/∂W is
     measured by forward differences of size `probe`. Costs P·D + 1 rollouts per iteration.
+
+    The step is the least-squares one through the response's pseudo-inverse, with the singular
+    directions below `rcond` times the largest left out: a correction the drift barely answers
+    (a channel whose dynamics pull it back, as a simulator's joints do, so that a constant only
+    shifts its level) is not inferred from a difference of noise, and stays at `start` there.
+    On circles every direction answers (condition number about 1.3), so nothing is left out.
     """
     weight = start.double().clone()
     history = []
@@ -75,7 +81,11 @@ def closed_loop_fit(generate: Callable[[Tensor], Tensor], statistic: Callable[[T
             moved = statistic(generate(step.view_as(weight).float())) - target
             columns.append((moved.flatten() - base) / probe)
         response = torch.stack(columns, dim=-1)                  # [P·D, P·D]: ds_i / dW_k
+        singular = torch.linalg.svdvals(response)
+        kept = int((singular >= rcond * singular[0]).sum())
         history.append({"weight": weight.tolist(), "drift": base.tolist(),
-                        "response": response.tolist()})
-        weight = weight - torch.linalg.solve(response, base).view_as(weight)
+                        "response": response.tolist(), "singular_values": singular.tolist(),
+                        "directions_kept": kept})
+        step = torch.linalg.pinv(response, rtol=rcond) @ base
+        weight = weight - step.view_as(weight)
     return weight.float(), {"iterations": history, "weight": weight.tolist()}
