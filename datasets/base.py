@@ -91,7 +91,8 @@ class SequenceDataModule(pl.LightningDataModule, abc.ABC):
         """``num`` real sequences ``[num, length, D]`` from a stream of their own (neither training
         nor the evaluation's ground truth) that a sampler's calibration is fitted on; a dataset
         that supports `algorithm.sampling.calibration` implements it (`supports_calibration`)."""
-        raise NotImplementedError(f"{type(self).__name__} gives no calibration sequences")
+        raise ValueError(f"algorithm.sampling.calibration: {type(self).__name__} gives no "
+                         f"calibration sequences; set it to none")
 
     @classmethod
     def supports_calibration(cls) -> bool:

@@ -180,7 +180,8 @@ def arcs(num: int, length: int) -> Tensor:
 def test_a_model_fits_and_samples_with_its_calibration() -> None:
     """Teacher-forced and closed-loop fits set `model.calibration`, `generate` uses it, and the
     closed-loop fit costs P·D + 1 rollouts and draws its own noise (the evaluation's is kept)."""
-    for cls, name in ((OneStepDiffusionForcing, "flow_forcing"), (DiffusionForcing, "diffusion_forcing")):
+    for cls, name in ((OneStepDiffusionForcing, "flow_forcing"),
+                      (DiffusionForcing, "diffusion_forcing")):
         m = model(cls, name)
         plain = m.generate(6, 20, nfe=2, seed=1)
         report = fit_residual(m, "bias", arcs(16, 12), nfe=2, batch_size=8)

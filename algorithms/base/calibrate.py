@@ -93,6 +93,7 @@ def fit_closed_loop(model: Any, kind: str, sequences: Tensor, nfe: int, num_stre
     scale = torch.tensor(report["output_scale"], dtype=torch.float64)
     return {**loop, "kind": kind, "teacher_forced": report, "target_drift": target.tolist(),
             "bias_data": (weight[0].double().cpu() * scale).tolist(), "nfe": nfe,
-            "num_streams": real.shape[0], "horizon": horizon, "window": window, "probe": probe, "rcond": rcond,
+            "num_streams": real.shape[0], "horizon": horizon, "window": window, "probe": probe,
+            "rcond": rcond,
             "token_mean": report["token_mean"], "token_std": report["token_std"],
             "output_scale": report["output_scale"]}

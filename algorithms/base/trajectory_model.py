@@ -14,8 +14,8 @@ from torch import Tensor
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from algorithms.base.config_checks import check_network_config
-from algorithms.generation.calibration import ResidualCalibration
 from algorithms.base.config_schema import TrajectoryModelSchema
+from algorithms.generation.calibration import ResidualCalibration
 from algorithms.generation.sampler import rollout, split_channels
 from algorithms.generation.solvers import euler_solve
 from algorithms.networks.build import build_network

@@ -40,6 +40,8 @@ class StreamingSampler(nn.Module):
         super().__init__()
         self.network, self.nfe = network, nfe
         self.solver, self.context_noise = solver, context_noise
+        if calibration is not None and getattr(network, "frame", "global") == "heading":
+            raise ValueError("a residual calibration needs the global frame")
         self.calibration = calibration
         self.context_level = context_noise if context_level is None else context_level
         self.state: State | None = None
@@ -98,9 +100,7 @@ class StreamingSampler(nn.Module):
         if moving:
             noise = net.noise_token(noise, self.context, self.previous, self.index)
         y, self.state = net.solve_step(c, noise, self.solver, self.nfe, state)
-        if self.calibration is not None:
-            if moving:
-                raise ValueError("a residual calibration needs the global frame")
+        if self.calibration is not None:  # global frame only (checked in __init__)
             y = self.calibration(y, self.context, self.index)
         if moving:
             token = net.decode_token(y, self.context, self.previous, self.index)
@@ -150,10 +150,10 @@ def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
             calibration: ResidualCalibration | None = None) -> Tensor:
     """Generate `[num_samples, horizon, G + C]` tokens (float32, on the CPU), `batch_size` streams
     at a time. `generator` must live on `device`. `solver`, `context_noise`, `context_level`,
-    `calibration`: see `StreamingSampler`. `context` `[num_samples, T0, G + C]`: real tokens each stream reads first
-    (`observe`), then it generates `horizon` more; `given` `[num_samples, horizon, C]`: the given
-    channels of the generated tokens (needed when the network reads C > 0), copied into the
-    output as they are."""
+    `calibration`: see `StreamingSampler`. `context` `[num_samples, T0, G + C]`: real tokens each
+    stream reads first (`observe`), then it generates `horizon` more; `given` `[num_samples,
+    horizon, C]`: the given channels of the generated tokens (needed when the network reads
+    C > 0), copied into the output as they are."""
     check_conditioning(network, num_samples, horizon, context, given)
     G = network.token_dim
     batch_size = batch_size or num_samples
