@@ -71,13 +71,15 @@ class EpisodeWindowsDataModule(WindowedDataModule, abc.ABC):
         return self.values[self.split_slices[name]]
 
     def statistics(self) -> dict[str, Tensor]:
-        """Token, step and given-channel statistics of the training episodes only."""
+        """Token, step and given-channel statistics (the tokens' range too) of the training
+        episodes only."""
         episodes, G = self.split("train"), self.token_dim
         x = episodes[..., :G]
         tokens, steps = x.reshape(-1, G), (x[:, 1:] - x[:, :-1]).reshape(-1, G)
         stats = {"token_mean": tokens.mean(0), "token_std": tokens.std(0).clamp_min(1e-6),
                  "first_mean": tokens.mean(0), "first_std": tokens.std(0).clamp_min(1e-6),
-                 "step_mean": steps.mean(0), "step_std": steps.std(0).clamp_min(1e-6)}
+                 "step_mean": steps.mean(0), "step_std": steps.std(0).clamp_min(1e-6),
+                 "token_min": tokens.amin(0), "token_max": tokens.amax(0)}
         if self.given_dim:
             given = episodes[..., G:].reshape(-1, self.given_dim)
             stats.update(given_mean=given.mean(0), given_std=given.std(0).clamp_min(1e-6))

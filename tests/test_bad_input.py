@@ -74,6 +74,12 @@ BAD_INPUTS = [
     (["dataset=elecdemand", "algorithm.sampling.calibration=bias"],
      "algorithm.sampling.calibration=bias: dataset elecdemand gives no calibration sequences; it "
      "runs on circular_arcs"),
+    (["algorithm.clip.range=box"], "algorithm.clip.range=box: must be one of none, data"),
+    (["algorithm.clip.range=data", "algorithm.clip.margin=-0.1"],
+     "algorithm.clip.margin=-0.1: must be a number >= 0"),
+    (["algorithm=diffusion_forcing", "algorithm.sampling.schedule=pyramid",
+      "algorithm.clip.range=data"], "algorithm.clip.range=data: the pyramid schedule is not "
+                                    "clipped"),
     (["dataset.metric_window=2"], "dataset.metric_window=2: must be null (the training length) "
      "or an integer >= 3"),
     (["experiment.rollout.horizon=8"], "experiment.rollout.horizon=8: must be an integer >= "),

@@ -59,6 +59,7 @@ def check_network_config(cfg: DictConfig) -> None:
     check_burn_in(cfg)
     check_generation_context(cfg)
     check_calibration_config(cfg)
+    check_clip_config(cfg)
     check_evaluation_config(cfg)
     check(cfg, "algorithm.ema.decay", lambda v: v is None or (is_number(v) and 0 <= v < 1),
           "null or a number in [0, 1)")
@@ -138,6 +139,17 @@ def check_calibration_config(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "algorithm.sampling.schedule", default=None) == "pyramid":
         raise ConfigError(f"algorithm.sampling.calibration={kind}: the pyramid schedule is not "
                           f"calibrated; use algorithm.sampling.schedule=autoregressive")
+
+
+def check_clip_config(cfg: DictConfig) -> None:
+    """`algorithm.clip` (generation/token_clip.py): a margin >= 0, and a sampler that decodes
+    token by token (the pyramid schedule denoises a chunk at once, unclipped)."""
+    if OmegaConf.select(cfg, "algorithm.clip.range", default="none") == "none":
+        return
+    check(cfg, "algorithm.clip.margin", lambda v: is_number(v) and v >= 0, "a number >= 0")
+    if OmegaConf.select(cfg, "algorithm.sampling.schedule", default=None) == "pyramid":
+        raise ConfigError("algorithm.clip.range=data: the pyramid schedule is not clipped; use "
+                          "algorithm.sampling.schedule=autoregressive")
 
 
 def auto_frame(cfg: DictConfig, declared: frozenset[str]) -> str:

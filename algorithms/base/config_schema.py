@@ -13,6 +13,7 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from algorithms.generation.calibration import CALIBRATIONS
+from algorithms.generation.token_clip import CLIP_RANGES
 from algorithms.networks.backbones import BACKBONES
 from algorithms.networks.build import NETWORK_KINDS
 from algorithms.networks.context import CORRUPTIONS, FEATURES, NOISE_UNITS
@@ -30,6 +31,7 @@ FrameStart = choices("FrameStart", FRAME_STARTS)
 NetworkKind = choices("NetworkKind", NETWORK_KINDS)
 Backbone = choices("Backbone", BACKBONES)
 Calibration = choices("Calibration", CALIBRATIONS)
+ClipRange = choices("ClipRange", CLIP_RANGES)
 Prediction = choices("Prediction", PREDICTIONS)
 
 
@@ -100,6 +102,15 @@ class GenerationSchema:
 
 
 @dataclass
+class ClipSchema:
+    """`algorithm.clip` (absent: none): generated tokens clamped to the training tokens' range
+    (generation/token_clip.py)."""
+
+    range: ClipRange = "none"
+    margin: float = 0.1
+
+
+@dataclass
 class BurnInSchema:
     """`algorithm.burn_in` (absent: off): the loss on one window of the training sequence, the
     tokens before it read by the recurrence without gradient (`TrajectoryModel.loss_window`)."""
@@ -121,3 +132,4 @@ class TrajectoryModelSchema:
     ema: EmaSchema = field(default_factory=EmaSchema)
     evaluation: EvaluationSchema = field(default_factory=EvaluationSchema)
     burn_in: BurnInSchema = field(default_factory=BurnInSchema)
+    clip: ClipSchema = field(default_factory=ClipSchema)

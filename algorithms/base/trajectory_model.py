@@ -16,6 +16,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from algorithms.base.config_checks import check_network_config
 from algorithms.base.config_schema import TrajectoryModelSchema
 from algorithms.generation.calibration import ResidualCalibration
+from algorithms.generation.token_clip import token_bounds
 from algorithms.generation.sampler import rollout, split_channels
 from algorithms.generation.solvers import euler_solve
 from algorithms.networks.build import build_network
@@ -68,6 +69,9 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         # `algorithm.sampling.calibration`: fitted before a rollout (base/calibrate.py), passed to
         # the sampler; a plain attribute, never in the state dict
         self.calibration: ResidualCalibration | None = None
+        # `algorithm.clip`: every generated token clamped to the training tokens' range
+        # (generation/token_clip.py); rebuilt from the statistics, never in the state dict
+        self.token_bounds = token_bounds(cfg.get("clip"), statistics)
 
     @classmethod
     def check_config(cls, cfg: DictConfig) -> None:
@@ -214,7 +218,7 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
         noise, level = self.context_at_generation()
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
                        context_noise=noise, context_level=level, context=context, given=given,
-                       calibration=self.calibration)
+                       calibration=self.calibration, bounds=self.token_bounds)
 
     def calibration_solver(self) -> Solver:
         """The per-token solver `sample` uses, for the teacher-forced draws of a calibration."""

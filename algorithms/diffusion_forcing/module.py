@@ -97,7 +97,8 @@ class DiffusionForcing(TrajectoryModel):
                                    self.device, generator, noise, context, given)
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
                        solver=flow_euler_solve, context_noise=noise, context_level=level,
-                       context=context, given=given, calibration=self.calibration)
+                       context=context, given=given, calibration=self.calibration,
+                       bounds=self.token_bounds)
 
     def calibration_solver(self) -> Solver:
         """K Euler steps of the instantaneous velocity, as `sample` draws each token."""

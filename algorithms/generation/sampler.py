@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from algorithms.generation.calibration import ResidualCalibration
 from algorithms.generation.solvers import euler_solve
+from algorithms.generation.token_clip import clip_tokens
 from algorithms.networks.backbones import State
 from algorithms.networks.context import has_noise
 from algorithms.networks.flow_network import FlowNetwork, Solver
@@ -32,17 +33,20 @@ class StreamingSampler(nn.Module):
     (`network.given_dim` C > 0) every `step` and `observe` takes token j's given values `[B, C]`.
     `calibration` (calibration.py; the global frame only) subtracts a fitted mean residual from
     each normalised sample before it is decoded, so the corrected token is returned and fed back.
+    `bounds` (low `[D]`, high `[D]`; token_clip.py) clamp each generated token, in data units,
+    before it is returned and fed back.
     """
 
     def __init__(self, network: FlowNetwork, nfe: int = 1, solver: Solver = euler_solve,
                  context_noise: float = 0.0, context_level: float | None = None,
-                 calibration: ResidualCalibration | None = None) -> None:
+                 calibration: ResidualCalibration | None = None,
+                 bounds: tuple[Tensor, Tensor] | None = None) -> None:
         super().__init__()
         self.network, self.nfe = network, nfe
         self.solver, self.context_noise = solver, context_noise
         if calibration is not None and getattr(network, "frame", "global") == "heading":
             raise ValueError("a residual calibration needs the global frame")
-        self.calibration = calibration
+        self.calibration, self.bounds = calibration, bounds
         self.context_level = context_noise if context_level is None else context_level
         self.state: State | None = None
         self.index = 0
@@ -107,6 +111,8 @@ class StreamingSampler(nn.Module):
         else:
             first = torch.full(y.shape[:-1], self.index == 0, dtype=torch.bool, device=y.device)
             token = net.token_space.decode_step(y, self.context, first)
+        if self.bounds is not None:
+            token = clip_tokens(token, self.bounds)
         context = token
         if has_noise(self.context_noise):
             context = token + self.context_noise * torch.randn(
@@ -147,20 +153,22 @@ def rollout(network: FlowNetwork, num_samples: int, horizon: int, nfe: int = 1,
             generator: torch.Generator | None = None, solver: Solver = euler_solve,
             context_noise: float = 0.0, context_level: float | None = None,
             context: Tensor | None = None, given: Tensor | None = None,
-            calibration: ResidualCalibration | None = None) -> Tensor:
+            calibration: ResidualCalibration | None = None,
+            bounds: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Generate `[num_samples, horizon, G + C]` tokens (float32, on the CPU), `batch_size` streams
     at a time. `generator` must live on `device`. `solver`, `context_noise`, `context_level`,
-    `calibration`: see `StreamingSampler`. `context` `[num_samples, T0, G + C]`: real tokens each
-    stream reads first (`observe`), then it generates `horizon` more; `given` `[num_samples,
-    horizon, C]`: the given channels of the generated tokens (needed when the network reads
-    C > 0), copied into the output as they are."""
+    `calibration`, `bounds`: see `StreamingSampler`. `context` `[num_samples, T0, G + C]`: real
+    tokens each stream reads first (`observe`), then it generates `horizon` more; `given`
+    `[num_samples, horizon, C]`: the given channels of the generated tokens (needed when the
+    network reads C > 0), copied into the output as they are."""
     check_conditioning(network, num_samples, horizon, context, given)
     G = network.token_dim
     batch_size = batch_size or num_samples
     out = torch.empty(num_samples, horizon, G + (0 if given is None else given.shape[-1]))
     if given is not None:
         out[..., G:] = given
-    sampler = StreamingSampler(network, nfe, solver, context_noise, context_level, calibration)
+    sampler = StreamingSampler(network, nfe, solver, context_noise, context_level, calibration,
+                               bounds)
     for start in range(0, num_samples, batch_size):
         stop = min(start + batch_size, num_samples)
         sampler.reset(stop - start, device=device)

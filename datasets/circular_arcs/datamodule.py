@@ -194,13 +194,15 @@ class CircularArcDataModule(SequenceDataModule):
         return self.arcs.sample(num, length, stream_generator(self.seed, CALIBRATION_STREAM, 0))
 
     def statistics(self, num: int = 4096) -> dict[str, Tensor]:
-        """Per-dimension token and step statistics `[2]` of the training distribution, for scaling."""
+        """Per-dimension token and step statistics `[2]` of the training distribution, for scaling
+        (and the tokens' range, for `algorithm.clip`)."""
         x = self.arcs.sample(num, self.train_length, stream_generator(self.seed, TRAIN_STREAM, -1))
         steps = x[:, 1:] - x[:, :-1]
         return {
             "token_mean": x.mean(dim=(0, 1)), "token_std": x.std(dim=(0, 1)),
             "first_mean": x[:, 0].mean(dim=0), "first_std": x[:, 0].std(dim=0),
             "step_mean": steps.mean(dim=(0, 1)), "step_std": steps.std(dim=(0, 1)),
+            "token_min": x.amin(dim=(0, 1)), "token_max": x.amax(dim=(0, 1)),
         }
 
     def evaluate(self, samples: Tensor) -> dict[str, float]:

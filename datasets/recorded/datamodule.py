@@ -195,15 +195,16 @@ class RecordedSeriesDataModule(WindowedDataModule):
                 *feature_names(list(self.cfg.get("time_features") or [])))
 
     def statistics(self) -> dict[str, Tensor]:
-        """Token, first-token, step and given-channel statistics `[G]`/`[C]` of the training part
-        only (nothing of the validation or test rows reaches the model's normalisation)."""
+        """Token, first-token, step and given-channel statistics `[G]`/`[C]` (the tokens' range
+        too) of the training part only (nothing of the validation or test rows reaches the model's normalisation)."""
         rows = self.part("train")
         G = self.token_dim
         x, given = rows[:, :G], rows[:, G:]
         steps = x[1:] - x[:-1]
         stats = {"token_mean": x.mean(0), "token_std": x.std(0),
                  "first_mean": x.mean(0), "first_std": x.std(0),
-                 "step_mean": steps.mean(0), "step_std": steps.std(0)}
+                 "step_mean": steps.mean(0), "step_std": steps.std(0),
+                 "token_min": x.amin(0), "token_max": x.amax(0)}
         if self.given_dim:
             stats.update(given_mean=given.mean(0), given_std=given.std(0))
         return stats
