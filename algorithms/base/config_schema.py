@@ -107,7 +107,7 @@ class ClipSchema:
     (generation/token_clip.py)."""
 
     range: ClipRange = "none"
-    margin: float = 0.1
+    margin: float = 0.0
 
 
 @dataclass
