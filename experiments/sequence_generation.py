@@ -6,15 +6,13 @@ Tasks: tokenizer, training, validation, test, rollout, forecast, planning, play 
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import Logger, WandbLogger
 from torch import Tensor
@@ -23,6 +21,7 @@ from algorithms.base.trajectory_model import NonFiniteLossError, TrajectoryModel
 from experiments.base_experiment import BaseExperiment
 from experiments.callbacks import RolloutMonitor
 from experiments.components import build_algorithm, build_datamodule
+from experiments.calibration_task import fit_rollout_calibration
 from experiments.conditioning import conditioned_rollout, forecast_ensembles
 from experiments.config_checks import (
     TrainingExperimentSchema,
@@ -37,9 +36,16 @@ from utils.checkpoints import (
 )
 from utils.cluster.preemption import slurm_callbacks, slurm_plugins
 from utils.config_checks import ConfigError
-from utils.curves import DESCRIPTIVE_KEYS, MetricNames
+from utils.curves import DESCRIPTIVE_KEYS
 from utils.device import resolve_device
 from utils.loggers import build_loggers, logged_training_steps
+from experiments.summaries import (
+    FORECAST_SUMMARY,
+    PLANNING_SUMMARY,
+    number,
+    summarise,
+    write_json,
+)
 from utils.run_lookup import resolve_checkpoint
 from utils.samples import save_samples
 
@@ -224,7 +230,7 @@ class SequenceGenerationExperiment(BaseExperiment):
         for nfe in nfes:
             out_dir = self.output_dir / "rollout" / (f"nfe_{nfe}" if len(nfes) > 1 else "")
             out_dir.mkdir(parents=True, exist_ok=True)
-            calibration = self._calibrate(algo, nfe, out_dir)
+            calibration = fit_rollout_calibration(self.cfg, self.datamodule, algo, nfe, out_dir)
             start = time.perf_counter()
             samples, real = conditioned_rollout(algo, self.datamodule, r.num_samples, r.horizon,
                                                 nfe, r.batch_size, self.cfg.seed,
@@ -237,6 +243,8 @@ class SequenceGenerationExperiment(BaseExperiment):
                        "context_tokens": r.context_tokens,
                        **self._evaluate_at_horizons(samples, horizons),
                        **({"calibration": calibration} if calibration != "none" else {}),
+                       **({"clip": "data"} if getattr(algo, "token_bounds", None) is not None
+                          else {}),
                        "generation_seconds": seconds,
                        "us_per_token_per_stream": 1e6 * seconds / (r.num_samples * r.horizon),
                        "device": str(device)}
@@ -261,37 +269,6 @@ class SequenceGenerationExperiment(BaseExperiment):
                                     title=f"{self.cfg.algorithm.name}: one network, K steps per token")
             log_curves(self.loggers, "rollout/nfe_curve", curve, x="nfe",
                        step=self.trainer.global_step, figure=figure)
-
-    def _calibrate(self, algo: Any, nfe: int, out_dir: Path) -> str:
-        """`algorithm.sampling.calibration` (none by default): fit the sampler's residual
-        calibration at this NFE on the dataset's calibration sequences (algorithms/base/
-        calibrate.py), write its report to `calibration.json`, and return the kind."""
-        from algorithms.base.calibrate import fit_closed_loop, fit_residual
-
-        kind = OmegaConf.select(self.cfg, "algorithm.sampling.calibration", default=None) or "none"
-        if kind == "none":
-            return kind
-        sampling, r = self.cfg.algorithm.sampling, self.cfg.experiment.rollout
-        closed = kind.startswith("closed_loop")
-        default = r.context_tokens + r.horizon if closed else self.datamodule.train_length
-        length = int(sampling.calibration_length or default)
-        sequences = self.datamodule.calibration_sequences(int(sampling.calibration_sequences),
-                                                          length)
-        start = time.perf_counter()
-        if closed:
-            report = fit_closed_loop(
-                algo, kind, sequences, nfe, int(sampling.calibration_rollouts),
-                self.datamodule.metric_window(sequences), float(sampling.calibration_probe),
-                int(sampling.calibration_iterations), r.batch_size, self.cfg.seed,
-                r.context_tokens, float(sampling.calibration_rcond))
-        else:
-            report = fit_residual(algo, kind, sequences, nfe, r.batch_size, self.cfg.seed)
-        report["fit_seconds"] = time.perf_counter() - start
-        write_json(report, out_dir / "calibration.json")
-        print(f"calibration ({kind}, {nfe} NFE, {len(sequences)} sequences of {length} tokens): "
-              f"correction per token {_vector(report['bias_data'])} (data units), "
-              f"{report['fit_seconds']:.1f} s", flush=True)
-        return kind
 
     def forecast(self) -> None:
         """Probabilistic forecasts on the dataset's forecast windows (recorded data: rolling
@@ -335,7 +312,7 @@ class SequenceGenerationExperiment(BaseExperiment):
                                        title=f"{self.cfg.algorithm.name}, {nfe} NFE")
             self._log_rollout(metrics, plots, nfe, task="forecast")
             print(f"forecast ({nfe} NFE, {W} windows x {M} paths): {out_dir}\n  "
-                  + "  ".join(f"{k}={_number(scores[k])}" for k in FORECAST_SUMMARY), flush=True)
+                  + "  ".join(f"{k}={number(scores[k])}" for k in FORECAST_SUMMARY), flush=True)
 
     def planning(self) -> None:
         """Maze datasets: plan each of `experiment.planning.num_pairs` fixed start/goal pairs with
@@ -357,7 +334,7 @@ class SequenceGenerationExperiment(BaseExperiment):
             write_json(metrics, out_dir / "metrics.json")
             self._log_rollout(metrics, {"plans": out_dir / "plans.png"}, nfe, task="planning")
             print(f"planning ({nfe} NFE, {scores['num_pairs']} pairs): {out_dir}\n  "
-                  + "  ".join(f"{k}={_number(scores[k])}" for k in PLANNING_SUMMARY), flush=True)
+                  + "  ".join(f"{k}={number(scores[k])}" for k in PLANNING_SUMMARY), flush=True)
 
     def _evaluate_at_horizons(self, samples: Tensor, horizons: list[int]) -> dict[str, Any]:
         """The dataset's metrics of the whole rollouts under their plain names, then for every
@@ -405,44 +382,5 @@ def warn_short_ema(cfg: DictConfig) -> None:
               f"or a smaller algorithm.ema.decay", flush=True)
 
 
-#: the forecast scores printed after each forecast (all are in metrics.json)
-FORECAST_SUMMARY = ("crps_sum_norm", "crps_norm", "energy_score", "coverage_50", "coverage_90",
-                    "median_abs_error_norm")
-
-
-#: the planning scores printed after each planning run (all are in metrics.json)
-PLANNING_SUMMARY = ("success_rate", "mean_steps_to_goal", "straight_line_success_rate",
-                    "expert_success_rate", "planning_ms_per_plan")
-
-
 class TrainingStopped(RuntimeError):
     """Training stopped on purpose (e.g. a non-finite loss); `main` prints it as one line."""
-
-
-def write_json(metrics: dict, path: Path) -> None:
-    """Strict JSON: a metric with no finite value (every rollout diverged) is written as null."""
-    clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v
-             for k, v in metrics.items()}
-    path.write_text(json.dumps(clean, indent=2, allow_nan=False) + "\n")
-
-
-def _number(value: Any) -> str:
-    return "null" if value is None else f"{value:.4g}"
-
-
-def summarise(metrics: dict, names: MetricNames) -> str:
-    """One line: the dataset's `summary_per_horizon` metrics at each evaluated horizon (`@<H>`),
-    then its `summary` metrics at the full horizon."""
-    horizons = metrics.get("eval_horizons") or []
-    parts = [f"{k}@{h}={_number(metrics[f'{k}@{h}'])}" for h in horizons
-             for k in names.summary_per_horizon if f"{k}@{h}" in metrics]
-    if not parts:  # no prefix metrics: the plain (full-horizon) names
-        parts = [f"{k}={_number(metrics[k])}" for k in names.summary_per_horizon if k in metrics]
-    full = f"@{horizons[-1]}" if horizons else ""
-    parts += [f"{k}{full}={_number(metrics[k])}" for k in names.summary if k in metrics]
-    return "  " + "  ".join(parts)
-
-
-def _vector(values: list[float]) -> str:
-    """A short vector of numbers for a log line."""
-    return "[" + ", ".join(f"{v:.3g}" for v in values) + "]"

@@ -17,7 +17,7 @@ from experiments.config_checks import eval_horizons
 from experiments.report.__main__ import main as report_main
 from experiments.report.runs import with_horizon_names
 from experiments.report.table import default_metrics, horizon_of
-from experiments.sequence_generation import summarise
+from experiments.summaries import summarise
 from tests.conftest import SHRINK, run_main
 
 
