@@ -79,7 +79,10 @@ def test_ground_truth_of_any_length() -> None:
 def test_statistics_of_the_steps() -> None:
     stats = make_datamodule().statistics()
     assert set(stats) == {"token_mean", "token_std", "first_mean", "first_std", "step_mean",
-                          "step_std"}
+                          "step_std", "token_min", "token_max"}
+    # positions: a centre in [−2, 2]² plus a unit circle, so within [−3, 3] and near its ends
+    assert (stats["token_min"] >= -3).all() and (stats["token_min"] < -2.8).all()
+    assert (stats["token_max"] <= 3).all() and (stats["token_max"] > 2.8).all()
     # steps of length 0.1 in a uniformly random direction: per-coordinate std 0.1/√2
     assert torch.allclose(stats["step_std"], torch.full((2,), 0.1 / math.sqrt(2)), atol=3e-3)
     # centre U(−2, 2) plus a unit circle: per-coordinate std √(16/12 + 1/2)
