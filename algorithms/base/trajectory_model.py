@@ -16,9 +16,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from algorithms.base.config_checks import check_network_config
 from algorithms.base.config_schema import TrajectoryModelSchema
 from algorithms.generation.calibration import ResidualCalibration
-from algorithms.generation.token_clip import token_bounds
 from algorithms.generation.sampler import rollout, split_channels
 from algorithms.generation.solvers import euler_solve
+from algorithms.generation.token_clip import token_bounds
 from algorithms.networks.build import build_network
 from algorithms.networks.context import generation_noise, given_dim, noise_unit
 from algorithms.networks.flow_network import FlowNetwork, Solver
@@ -214,7 +214,8 @@ class TrajectoryModel(pl.LightningModule, abc.ABC):
                given: Tensor | None = None) -> Tensor:
         """The algorithm's sampler (`generate` calls it in eval mode, without gradients): by
         default K = nfe Euler steps of the average velocity per token (1 NFE: one jump), with
-        the residual calibration where one was fitted (`self.calibration`)."""
+        the residual calibration where one was fitted (`self.calibration`) and the clip to the
+        training range where `algorithm.clip` asks for it (`self.token_bounds`)."""
         noise, level = self.context_at_generation()
         return rollout(network, num_samples, horizon, nfe, batch_size, self.device, generator,
                        context_noise=noise, context_level=level, context=context, given=given,
