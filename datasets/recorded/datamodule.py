@@ -196,7 +196,8 @@ class RecordedSeriesDataModule(WindowedDataModule):
 
     def statistics(self) -> dict[str, Tensor]:
         """Token, first-token, step and given-channel statistics `[G]`/`[C]` (the tokens' range
-        too) of the training part only (nothing of the validation or test rows reaches the model's normalisation)."""
+        too) of the training part only (nothing of the validation or test rows reaches the
+        model's normalisation)."""
         rows = self.part("train")
         G = self.token_dim
         x, given = rows[:, :G], rows[:, G:]
